@@ -1,0 +1,1 @@
+"""Helper package for the CS231n Assignment 2 notebooks."""

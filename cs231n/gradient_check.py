@@ -1,0 +1,64 @@
+"""Numerical gradients by centered differences, for checking analytic backward passes."""
+from random import randrange
+
+import numpy as np
+
+
+def rel_error(x, y):
+    """Largest elementwise relative error between x and y (0 when equal)."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    return np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y)))
+
+
+def _centered_difference(f, x, index, h):
+    """(f(x + h e_i) - f(x - h e_i)) / 2h, restoring x[index] afterwards."""
+    original = x[index]
+    x[index] = original + h
+    f_plus = np.copy(f(x))
+    x[index] = original - h
+    f_minus = np.copy(f(x))
+    x[index] = original
+    return (f_plus - f_minus) / (2 * h)
+
+
+def eval_numerical_gradient(f, x, verbose=True, h=0.00001):
+    """Gradient of a scalar function f at x (modified in place, then restored)."""
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
+    while not it.finished:
+        index = it.multi_index
+        grad[index] = _centered_difference(f, x, index, h)
+        if verbose:
+            print(index, grad[index])
+        it.iternext()
+    return grad
+
+
+def eval_numerical_gradient_array(f, x, df, h=1e-5):
+    """Gradient with respect to x of sum(f(x) * df), for an array-valued f.
+
+    df is the upstream gradient, shaped like f(x).
+    """
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
+    while not it.finished:
+        index = it.multi_index
+        grad[index] = np.sum(_centered_difference(f, x, index, h) * df)
+        it.iternext()
+    return grad
+
+
+def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5):
+    """Compare analytic_grad with the numerical gradient at num_checks random entries.
+
+    Prints one line per entry and returns the relative errors.
+    """
+    errors = []
+    for _ in range(num_checks):
+        index = tuple(randrange(dim) for dim in x.shape)
+        numerical = float(_centered_difference(f, x, index, h))
+        analytic = float(analytic_grad[index])
+        error = abs(numerical - analytic) / max(1e-12, abs(numerical) + abs(analytic))
+        errors.append(error)
+        print(f"numerical: {numerical:f} analytic: {analytic:f}, relative error: {error:e}")
+    return errors
