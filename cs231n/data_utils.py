@@ -1,19 +1,19 @@
 """Loading CIFAR-10 from the original python-pickle batches.
 
-Where the data lives is decided in one place, :func:`cifar10_dir`: the ``CIFAR10_DIR``
-environment variable when it is set, ``cs231n/datasets/cifar-10-batches-py`` otherwise.
+Where the data lives is decided in one place, :func:`cs231n.datasets.cifar10_dir`
+(re-exported here): the ``CIFAR10_DIR`` environment variable when it is set,
+``cs231n/datasets/cifar-10-batches-py`` otherwise.
 The loaders accept any number of images per batch file, so a partial copy of the
 dataset works as well as the full one.
 """
-import os
 import pickle
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-CIFAR10_DIR_ENV = "CIFAR10_DIR"
-DEFAULT_CIFAR10_DIR = Path(__file__).resolve().parent / "datasets" / "cifar-10-batches-py"
+from .datasets import CIFAR10_DIR_ENV, cifar10_dir
+
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"
 IMAGE_SHAPE = (3, 32, 32)
@@ -24,12 +24,6 @@ CLASS_NAMES = (
 
 class CIFAR10FormatError(ValueError):
     """A batch file exists but is not a readable CIFAR-10 batch."""
-
-
-def cifar10_dir():
-    """The CIFAR-10 folder every loader uses: $CIFAR10_DIR, else the bundle's default."""
-    configured = os.environ.get(CIFAR10_DIR_ENV)
-    return Path(configured).expanduser().resolve() if configured else DEFAULT_CIFAR10_DIR
 
 
 def missing_data_message(root):

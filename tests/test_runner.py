@@ -1,0 +1,60 @@
+"""The headless notebook runner on tiny notebooks."""
+import json
+
+import nbformat
+import pytest
+
+from tools import run_notebooks
+
+
+def write_notebook(path, *sources):
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("SMOKE = False")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params] + [nbformat.v4.new_code_cell(source) for source in sources]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def notebooks(tmp_path):
+    passing = write_notebook(tmp_path / "passing.ipynb", "steps = 2 if SMOKE else 1000", "print(steps * 21)")
+    failing = write_notebook(tmp_path / "failing.ipynb", "x = 1", "raise ValueError('broken on purpose')", "y = 2")
+    return passing, failing
+
+
+def outputs_text(path):
+    nb = nbformat.read(path, as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def test_smoke_mode_sets_the_parameter_and_writes_outputs(notebooks, tmp_path, capsys):
+    passing, _ = notebooks
+    out_dir = tmp_path / "executed"
+    assert run_notebooks.main([str(passing), "--smoke", "--output-dir", str(out_dir)]) == 0
+    assert "42" in outputs_text(out_dir / "passing.ipynb")
+    assert json.loads(passing.read_text())["cells"][1]["outputs"] == []  # source untouched
+    printed = capsys.readouterr().out
+    assert "passing.ipynb: ok in" in printed and str(out_dir) in printed
+
+
+def test_full_mode_runs_in_place(notebooks):
+    passing, _ = notebooks
+    assert run_notebooks.main([str(passing)]) == 0
+    assert "21000" in outputs_text(passing)
+
+
+def test_failure_names_notebook_and_cell_and_exits_non_zero(notebooks, tmp_path, capsys):
+    passing, failing = notebooks
+    code = run_notebooks.main([str(failing), str(passing), "--smoke", "--output-dir", str(tmp_path / "out")])
+    assert code == 1
+    captured = capsys.readouterr()
+    assert "failing.ipynb: FAILED" in captured.out
+    assert "passing.ipynb: ok" in captured.out  # later notebooks still run
+    assert "failing.ipynb: cell" in captured.err and "ValueError: broken on purpose" in captured.err
+
+
+def test_missing_notebook_is_a_usage_error(tmp_path):
+    with pytest.raises(SystemExit):
+        run_notebooks.main([str(tmp_path / "nope.ipynb")])

@@ -1,0 +1,105 @@
+"""Execute the assignment notebooks headlessly, in order, with papermill.
+
+Usage: ``python -m tools.run_notebooks [--smoke] [--output-dir DIR] [NOTEBOOK ...]``
+
+By default the five notebooks run in place, top to bottom, in full. ``--smoke`` sets
+``SMOKE = True`` through each notebook's cell tagged ``parameters`` (papermill's
+convention): every cell still runs, on a fraction of the work. A failing notebook is
+reported with its failing cell, the others still run, and the exit status is non-zero.
+"""
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import papermill
+from papermill.exceptions import PapermillExecutionError
+
+BUNDLE_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = (
+    "FullyConnectedNets.ipynb",
+    "BatchNormalization.ipynb",
+    "Dropout.ipynb",
+    "ConvolutionalNetworks.ipynb",
+    "PyTorch.ipynb",
+)
+
+
+def format_duration(seconds):
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
+
+
+def describe_failure(exc):
+    """One line naming the failing cell, from papermill's execution error."""
+    if isinstance(exc, PapermillExecutionError):
+        first_line = exc.source.strip().splitlines()[0] if exc.source.strip() else ""
+        return (f"cell {exc.cell_index} (execution count {exc.exec_count}, "
+                f"starting {first_line!r}): {exc.ename}: {exc.evalue}")
+    return f"{type(exc).__name__}: {exc}"
+
+
+def run_notebook(path, output, smoke, cell_timeout):
+    """Execute one notebook; returns None on success or a description of the failure."""
+    parameters = {"SMOKE": True} if smoke else {}
+    try:
+        papermill.execute_notebook(
+            str(path), str(output), parameters=parameters, cwd=str(path.parent),
+            kernel_name="python3", progress_bar=True, execution_timeout=cell_timeout,
+        )
+    except Exception as exc:  # a failure in one notebook must not hide the others
+        return describe_failure(exc)
+    return None
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path,
+                        help="notebooks to run (default: the five assignment notebooks that exist)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="quick run: SMOKE = True in every notebook's parameters cell")
+    parser.add_argument("--output-dir", type=Path,
+                        help="write executed copies here instead of running in place")
+    parser.add_argument("--cell-timeout", type=int, default=None,
+                        help="seconds one cell may run before it counts as failed (default: no limit)")
+    args = parser.parse_args(argv)
+
+    notebooks = args.notebooks or [BUNDLE_ROOT / name for name in NOTEBOOKS
+                                   if (BUNDLE_ROOT / name).exists()]
+    missing = [str(path) for path in notebooks if not Path(path).is_file()]
+    if missing:
+        parser.error(f"no such notebook: {', '.join(missing)}")
+    if args.output_dir:
+        args.output_dir.mkdir(parents=True, exist_ok=True)
+
+    mode = "smoke" if args.smoke else "full"
+    results = []
+    for index, path in enumerate(notebooks, start=1):
+        path = Path(path).resolve()
+        output = (args.output_dir.resolve() / path.name) if args.output_dir else path
+        print(f"[{index}/{len(notebooks)}] {path.name} ({mode} mode)", flush=True)
+        start = time.perf_counter()
+        failure = run_notebook(path, output, args.smoke, args.cell_timeout)
+        elapsed = time.perf_counter() - start
+        status = "ok" if failure is None else "FAILED"
+        print(f"[{index}/{len(notebooks)}] {path.name}: {status} in {format_duration(elapsed)}", flush=True)
+        if failure:
+            print(f"    {path.name}: {failure}", file=sys.stderr, flush=True)
+        results.append((path.name, output, elapsed, failure))
+
+    print("\nSummary")
+    for name, output, elapsed, failure in results:
+        print(f"  {'ok    ' if failure is None else 'FAILED'} {format_duration(elapsed):>7}  {output}")
+    total = sum(elapsed for _, _, elapsed, _ in results)
+    failed = [name for name, _, _, failure in results if failure]
+    location = os.path.commonpath([str(output.parent) for _, output, _, _ in results])
+    print(f"  total {format_duration(total)}; the executed notebooks are in {location}")
+    if failed:
+        print(f"{len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
