@@ -1,0 +1,176 @@
+"""Batch and layer normalization: statistics, running averages and gradient checks."""
+import numpy as np
+import pytest
+
+from cs231n.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
+from cs231n.layers import (
+    batchnorm_backward,
+    batchnorm_backward_alt,
+    batchnorm_forward,
+    layernorm_backward,
+    layernorm_forward,
+)
+
+SHAPES = [(4, 5), (10, 3), (3, 8)]
+
+
+def random_problem(shape, seed=231):
+    """Shifted, scaled inputs with random gamma, beta and upstream gradient."""
+    rng = np.random.default_rng(seed)
+    N, D = shape
+    x = 5 * rng.standard_normal((N, D)) + 12
+    gamma = rng.standard_normal(D)
+    beta = rng.standard_normal(D)
+    dout = rng.standard_normal((N, D))
+    return x, gamma, beta, dout
+
+
+def numerical_grads(forward, x, gamma, beta, param, dout):
+    """Numerical gradients of sum(forward(...) * dout) with respect to x, gamma and beta."""
+    dx = eval_numerical_gradient_array(lambda v: forward(v, gamma, beta, param)[0], x, dout)
+    dgamma = eval_numerical_gradient_array(lambda v: forward(x, v, beta, param)[0], gamma.copy(), dout)
+    dbeta = eval_numerical_gradient_array(lambda v: forward(x, gamma, v, param)[0], beta.copy(), dout)
+    return dx, dgamma, dbeta
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("backward", [batchnorm_backward, batchnorm_backward_alt])
+def test_batchnorm_gradients(shape, backward):
+    x, gamma, beta, dout = random_problem(shape)
+    bn_param = {"mode": "train"}
+    expected = numerical_grads(batchnorm_forward, x, gamma, beta, bn_param, dout)
+    _, cache = batchnorm_forward(x, gamma, beta, bn_param)
+    for name, analytic, numeric in zip(("dx", "dgamma", "dbeta"), backward(dout, cache), expected):
+        assert rel_error(numeric, analytic) < 1e-7, name
+
+
+@pytest.mark.parametrize("shape", SHAPES + [(100, 500)])
+def test_batchnorm_alt_matches_staged_backward(shape):
+    x, gamma, beta, dout = random_problem(shape, seed=7)
+    _, cache = batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    staged = batchnorm_backward(dout, cache)
+    closed_form = batchnorm_backward_alt(dout, cache)
+    for analytic, alternative in zip(staged, closed_form):
+        assert alternative.shape == analytic.shape
+        assert rel_error(analytic, alternative) < 1e-10
+
+
+def test_batchnorm_train_output_has_beta_mean_and_gamma_std():
+    rng = np.random.default_rng(0)
+    x = 30 * rng.standard_normal((200, 3)) + np.array([-2.0, 13.0, 40.0])
+    gamma = np.array([1.0, 2.0, 3.0])
+    beta = np.array([11.0, 12.0, 13.0])
+    out, _ = batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    np.testing.assert_allclose(out.mean(axis=0), beta, atol=1e-10)
+    np.testing.assert_allclose(out.std(axis=0), gamma, rtol=1e-6)
+
+
+def test_running_averages_follow_momentum_rule():
+    rng = np.random.default_rng(1)
+    D, momentum = 4, 0.8
+    gamma, beta = np.ones(D), np.zeros(D)
+    bn_param = {"mode": "train", "momentum": momentum}
+    expected_mean, expected_var = np.zeros(D), np.zeros(D)
+    for _ in range(3):
+        x = 3 * rng.standard_normal((20, D)) + 2
+        batchnorm_forward(x, gamma, beta, bn_param)
+        expected_mean = momentum * expected_mean + (1 - momentum) * x.mean(axis=0)
+        expected_var = momentum * expected_var + (1 - momentum) * x.var(axis=0)
+        np.testing.assert_allclose(bn_param["running_mean"], expected_mean, rtol=1e-12)
+        np.testing.assert_allclose(bn_param["running_var"], expected_var, rtol=1e-12)
+
+
+def test_default_momentum_and_running_stats_dtype():
+    x = np.arange(12, dtype=np.float32).reshape(4, 3)
+    bn_param = {"mode": "train"}
+    batchnorm_forward(x, np.ones(3, np.float32), np.zeros(3, np.float32), bn_param)
+    assert bn_param["running_mean"].dtype == np.float32
+    assert bn_param["running_var"].dtype == np.float32
+    np.testing.assert_allclose(bn_param["running_mean"], 0.1 * x.mean(axis=0), rtol=1e-6)
+
+
+def test_test_mode_uses_running_averages_and_leaves_them_alone():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((6, 3))
+    gamma, beta = np.array([1.0, 2.0, 0.5]), np.array([0.0, -1.0, 3.0])
+    running_mean, running_var = np.array([0.5, -0.5, 1.0]), np.array([4.0, 1.0, 0.25])
+    eps = 1e-3
+    bn_param = {
+        "mode": "test", "eps": eps,
+        "running_mean": running_mean.copy(), "running_var": running_var.copy(),
+    }
+    out, _ = batchnorm_forward(x, gamma, beta, bn_param)
+    expected = gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+    np.testing.assert_array_equal(bn_param["running_mean"], running_mean)
+    np.testing.assert_array_equal(bn_param["running_var"], running_var)
+
+
+def test_warmed_up_test_mode_normalizes_fresh_data():
+    rng = np.random.default_rng(3)
+    W = rng.standard_normal((10, 3))
+    bn_param = {"mode": "train"}
+    gamma, beta = np.ones(3), np.zeros(3)
+    for _ in range(60):
+        batchnorm_forward(rng.standard_normal((200, 10)) @ W + 5, gamma, beta, bn_param)
+    bn_param["mode"] = "test"
+    out, _ = batchnorm_forward(rng.standard_normal((200, 10)) @ W + 5, gamma, beta, bn_param)
+    np.testing.assert_allclose(out.mean(axis=0), 0, atol=0.25)
+    np.testing.assert_allclose(out.std(axis=0), 1, atol=0.15)
+
+
+@pytest.mark.parametrize(
+    "x_shape, gamma_shape, mode",
+    [((4, 3, 2), (3,), "train"), ((4, 3), (4,), "train"), ((4, 3), (3,), "eval")],
+)
+def test_batchnorm_rejects_bad_input(x_shape, gamma_shape, mode):
+    with pytest.raises(ValueError):
+        batchnorm_forward(np.ones(x_shape), np.ones(gamma_shape), np.zeros(gamma_shape), {"mode": mode})
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_layernorm_gradients(shape):
+    x, gamma, beta, dout = random_problem(shape, seed=11)
+    expected = numerical_grads(layernorm_forward, x, gamma, beta, {}, dout)
+    _, cache = layernorm_forward(x, gamma, beta, {})
+    for name, analytic, numeric in zip(("dx", "dgamma", "dbeta"), layernorm_backward(dout, cache), expected):
+        assert rel_error(numeric, analytic) < 1e-7, name
+
+
+def test_layernorm_normalizes_each_sample():
+    rng = np.random.default_rng(4)
+    x = 20 * rng.standard_normal((4, 30)) + rng.uniform(-50, 50, size=(4, 1))
+    out, _ = layernorm_forward(x, 3 * np.ones(30), 5 * np.ones(30), {})
+    np.testing.assert_allclose(out.mean(axis=1), 5, atol=1e-10)
+    np.testing.assert_allclose(out.std(axis=1), 3, rtol=1e-6)
+
+
+def test_layernorm_output_does_not_depend_on_batch():
+    x, gamma, beta, _ = random_problem((8, 6), seed=5)
+    full, _ = layernorm_forward(x, gamma, beta, {"mode": "train"})
+    for size in (1, 3):
+        part, _ = layernorm_forward(x[:size], gamma, beta, {"mode": "train"})
+        np.testing.assert_allclose(part, full[:size], rtol=1e-13)
+    test_mode, _ = layernorm_forward(x, gamma, beta, {"mode": "test"})
+    np.testing.assert_array_equal(test_mode, full)
+
+
+@pytest.mark.parametrize("normalization", ["batchnorm", "layernorm"])
+@pytest.mark.parametrize("reg", [0.0, 3.14])
+def test_fully_connected_net_with_normalization_gradients(normalization, reg):
+    fc_net = pytest.importorskip("cs231n.classifiers.fc_net")
+    np.random.seed(231)
+    N, D, H1, H2, C = 2, 15, 20, 30, 10
+    X = np.random.randn(N, D)
+    y = np.random.randint(C, size=(N,))
+    model = fc_net.FullyConnectedNet(
+        [H1, H2], input_dim=D, num_classes=C, reg=reg, weight_scale=5e-2,
+        dtype=np.float64, normalization=normalization,
+    )
+    loss, grads = model.loss(X, y)
+    assert np.isfinite(loss)
+    assert {"gamma1", "beta1", "gamma2", "beta2"} <= set(grads)
+    assert "gamma3" not in model.params
+    for name in sorted(grads):
+        numeric = eval_numerical_gradient(lambda _: model.loss(X, y)[0], model.params[name], verbose=False, h=1e-5)
+        assert rel_error(numeric, grads[name]) < 1e-3, name

@@ -1,0 +1,92 @@
+"""Inverted dropout: statistics, reproducibility, test-mode identity and gradients."""
+import numpy as np
+import pytest
+
+from cs231n.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
+from cs231n.layers import dropout_backward, dropout_forward
+
+
+@pytest.fixture
+def x():
+    return np.random.default_rng(231).standard_normal((500, 500)) + 10
+
+
+@pytest.mark.parametrize("p", [0.25, 0.4, 0.7, 1.0])
+def test_train_mode_keeps_mean_and_drops_expected_fraction(x, p):
+    out, _ = dropout_forward(x, {"mode": "train", "p": p, "seed": 0})
+    assert abs(out.mean() - x.mean()) < 0.01 * x.mean()
+    assert abs((out == 0).mean() - (1 - p)) < 0.01
+    kept = out != 0
+    np.testing.assert_allclose(out[kept], x[kept] / p, rtol=1e-12)
+
+
+@pytest.mark.parametrize("p", [0.3, 0.9])
+def test_test_mode_is_identity(x, p):
+    dropout_param = {"mode": "test", "p": p}
+    out, cache = dropout_forward(x, dropout_param)
+    np.testing.assert_array_equal(out, x)
+    dout = np.ones_like(x)
+    np.testing.assert_array_equal(dropout_backward(dout, cache), dout)
+
+
+def test_seed_makes_mask_reproducible_without_touching_global_state(x):
+    np.random.seed(5)
+    state_before = np.random.get_state()[1].copy()
+    first, _ = dropout_forward(x, {"mode": "train", "p": 0.5, "seed": 123})
+    second, _ = dropout_forward(x, {"mode": "train", "p": 0.5, "seed": 123})
+    other, _ = dropout_forward(x, {"mode": "train", "p": 0.5, "seed": 124})
+    np.testing.assert_array_equal(first, second)
+    assert np.any(first != other)
+    np.testing.assert_array_equal(np.random.get_state()[1], state_before)
+
+
+def test_unseeded_masks_follow_global_random_state(x):
+    np.random.seed(7)
+    first, _ = dropout_forward(x, {"mode": "train", "p": 0.5})
+    second, _ = dropout_forward(x, {"mode": "train", "p": 0.5})
+    np.random.seed(7)
+    replay, _ = dropout_forward(x, {"mode": "train", "p": 0.5})
+    assert np.any(first != second)
+    np.testing.assert_array_equal(first, replay)
+
+
+def test_preserves_dtype():
+    x32 = np.ones((10, 10), dtype=np.float32)
+    out, cache = dropout_forward(x32, {"mode": "train", "p": 0.5, "seed": 1})
+    assert out.dtype == np.float32
+    assert dropout_backward(np.ones_like(x32), cache).dtype == np.float32
+
+
+def test_backward_matches_numerical_gradient():
+    rng = np.random.default_rng(231)
+    x = rng.standard_normal((10, 10)) + 10
+    dout = rng.standard_normal(x.shape)
+    dropout_param = {"mode": "train", "p": 0.2, "seed": 123}
+    _, cache = dropout_forward(x, dropout_param)
+    dx = dropout_backward(dout, cache)
+    dx_num = eval_numerical_gradient_array(lambda v: dropout_forward(v, dropout_param)[0], x, dout)
+    assert rel_error(dx, dx_num) < 1e-9
+
+
+@pytest.mark.parametrize("dropout_param", [{"mode": "train", "p": 0}, {"mode": "train", "p": 1.5}, {"mode": "eval", "p": 0.5}])
+def test_rejects_bad_parameters(dropout_param):
+    with pytest.raises(ValueError):
+        dropout_forward(np.ones((3, 3)), dropout_param)
+
+
+@pytest.mark.parametrize("keep_ratio", [1, 0.75, 0.5])
+def test_fully_connected_net_with_dropout_gradients(keep_ratio):
+    fc_net = pytest.importorskip("cs231n.classifiers.fc_net")
+    np.random.seed(231)
+    N, D, H1, H2, C = 2, 15, 20, 30, 10
+    X = np.random.randn(N, D)
+    y = np.random.randint(C, size=(N,))
+    model = fc_net.FullyConnectedNet(
+        [H1, H2], input_dim=D, num_classes=C, weight_scale=5e-2,
+        dtype=np.float64, dropout_keep_ratio=keep_ratio, seed=123,
+    )
+    loss, grads = model.loss(X, y)
+    assert np.isfinite(loss)
+    for name in sorted(grads):
+        numeric = eval_numerical_gradient(lambda _: model.loss(X, y)[0], model.params[name], verbose=False, h=1e-5)
+        assert rel_error(numeric, grads[name]) < 1e-4, name
