@@ -1,25 +1,138 @@
-# cython: boundscheck=False, wraparound=False, cdivision=True
-"""Compiled im2col/col2im kernels used by cs231n.fast_layers."""
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Compiled kernels behind cs231n.fast_layers.
+
+Columns are laid out as cols[k, n, p]: input value k of the receptive field of output
+pixel p of sample n, with k running over (channel, field row, field column) and p over
+(output row, output column). Viewed as a (K, N * H' * W') matrix, the convolution of
+all N samples passed in is then one matrix product with the (F, K) filter matrix.
+
+Zero padding is never materialised: positions that fall into the padding are written
+as zeros (im2col) or skipped (col2im).
+"""
+from cython cimport floating
 
 
-def im2col(const double[:, :, :, ::1] x_padded, Py_ssize_t field_height,
-           Py_ssize_t field_width, Py_ssize_t stride, double[:, ::1] cols):
-    """Copy every receptive field of x_padded (N, C, Hp, Wp) into a column of cols.
+cdef inline void _valid_range(Py_ssize_t offset, Py_ssize_t size, Py_ssize_t pad,
+                              Py_ssize_t stride, Py_ssize_t out_size,
+                              Py_ssize_t *first, Py_ssize_t *stop) noexcept nogil:
+    """Output positions o with 0 <= o * stride + offset - pad < size."""
+    cdef Py_ssize_t lowest = pad - offset
+    cdef Py_ssize_t highest = size - 1 + pad - offset
+    first[0] = (lowest + stride - 1) // stride if lowest > 0 else 0
+    if highest < 0:
+        stop[0] = 0
+    else:
+        stop[0] = min(out_size, highest // stride + 1)
+    if stop[0] < first[0]:
+        stop[0] = first[0]
 
-    cols has shape (C * field_height * field_width, N * out_h * out_w); column index
-    runs over (out row, out col, sample) with the sample fastest.
-    """
-    cdef Py_ssize_t N = x_padded.shape[0], C = x_padded.shape[1]
-    cdef Py_ssize_t out_h = (x_padded.shape[2] - field_height) // stride + 1
-    cdef Py_ssize_t out_w = (x_padded.shape[3] - field_width) // stride + 1
-    cdef Py_ssize_t c, i, j, yy, xx, n, row, col
+
+def im2col(const floating[:, :, :, ::1] x, floating[:, :, ::1] cols,
+           Py_ssize_t field_height, Py_ssize_t field_width,
+           Py_ssize_t stride, Py_ssize_t pad):
+    """Fill cols (C * HH * WW, N, H' * W') with the receptive fields of x (N, C, H, W)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t out_h = (H + 2 * pad - field_height) // stride + 1
+    cdef Py_ssize_t out_w = (W + 2 * pad - field_width) // stride + 1
+    cdef Py_ssize_t n, c, i, j, k, oy, ox, y, base, x0, ox_first, ox_stop, oy_first, oy_stop
     with nogil:
-        for c in range(C):
-            for i in range(field_height):
-                for j in range(field_width):
-                    row = (c * field_height + i) * field_width + j
-                    for yy in range(out_h):
-                        for xx in range(out_w):
-                            for n in range(N):
-                                col = (yy * out_w + xx) * N + n
-                                cols[row, col] = x_padded[n, c, stride * yy + i, stride * xx + j]
+        for n in range(N):
+            for c in range(C):
+                for i in range(field_height):
+                    _valid_range(i, H, pad, stride, out_h, &oy_first, &oy_stop)
+                    for j in range(field_width):
+                        _valid_range(j, W, pad, stride, out_w, &ox_first, &ox_stop)
+                        k = (c * field_height + i) * field_width + j
+                        for oy in range(out_h):
+                            base = oy * out_w
+                            if oy < oy_first or oy >= oy_stop:
+                                for ox in range(out_w):
+                                    cols[k, n, base + ox] = 0
+                                continue
+                            y = oy * stride + i - pad
+                            x0 = j - pad
+                            for ox in range(ox_first):
+                                cols[k, n, base + ox] = 0
+                            if stride == 1:
+                                for ox in range(ox_first, ox_stop):
+                                    cols[k, n, base + ox] = x[n, c, y, ox + x0]
+                            else:
+                                for ox in range(ox_first, ox_stop):
+                                    cols[k, n, base + ox] = x[n, c, y, ox * stride + x0]
+                            for ox in range(ox_stop, out_w):
+                                cols[k, n, base + ox] = 0
+
+
+def col2im(const floating[:, :, ::1] cols, floating[:, :, :, ::1] dx,
+           Py_ssize_t field_height, Py_ssize_t field_width,
+           Py_ssize_t stride, Py_ssize_t pad):
+    """Add every column entry of cols (C * HH * WW, N, H' * W') back onto dx (N, C, H, W).
+
+    dx must hold zeros (or the gradient to accumulate onto) on entry.
+    """
+    cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
+    cdef Py_ssize_t out_h = (H + 2 * pad - field_height) // stride + 1
+    cdef Py_ssize_t out_w = (W + 2 * pad - field_width) // stride + 1
+    cdef Py_ssize_t n, c, i, j, k, oy, ox, y, base, x0, ox_first, ox_stop, oy_first, oy_stop
+    with nogil:
+        for n in range(N):
+            for c in range(C):
+                for i in range(field_height):
+                    _valid_range(i, H, pad, stride, out_h, &oy_first, &oy_stop)
+                    for j in range(field_width):
+                        _valid_range(j, W, pad, stride, out_w, &ox_first, &ox_stop)
+                        k = (c * field_height + i) * field_width + j
+                        x0 = j - pad
+                        for oy in range(oy_first, oy_stop):
+                            base = oy * out_w
+                            y = oy * stride + i - pad
+                            if stride == 1:
+                                for ox in range(ox_first, ox_stop):
+                                    dx[n, c, y, ox + x0] += cols[k, n, base + ox]
+                            else:
+                                for ox in range(ox_first, ox_stop):
+                                    dx[n, c, y, ox * stride + x0] += cols[k, n, base + ox]
+
+
+def max_pool_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
+                     int[:, :, :, ::1] argmax, Py_ssize_t pool_height,
+                     Py_ssize_t pool_width, Py_ssize_t stride):
+    """Window maxima of x into out (N, C, H', W'); argmax gets each winner's y * W + x.
+
+    Ties go to the first maximum in row-major order within the window.
+    """
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], W = x.shape[3]
+    cdef Py_ssize_t out_h = out.shape[2], out_w = out.shape[3]
+    cdef Py_ssize_t n, c, oy, ox, y, xx, top, left, best_index
+    cdef floating best, value
+    with nogil:
+        for n in range(N):
+            for c in range(C):
+                for oy in range(out_h):
+                    top = oy * stride
+                    for ox in range(out_w):
+                        left = ox * stride
+                        best = x[n, c, top, left]
+                        best_index = top * W + left
+                        for y in range(top, top + pool_height):
+                            for xx in range(left, left + pool_width):
+                                value = x[n, c, y, xx]
+                                if value > best:
+                                    best = value
+                                    best_index = y * W + xx
+                        out[n, c, oy, ox] = best
+                        argmax[n, c, oy, ox] = <int>best_index
+
+
+def max_pool_backward(const floating[:, :, :, ::1] dout, const int[:, :, :, ::1] argmax,
+                      floating[:, :, ::1] dx):
+    """Add each dout entry onto its window's winner in dx, viewed as (N, C, H * W)."""
+    cdef Py_ssize_t N = dout.shape[0], C = dout.shape[1]
+    cdef Py_ssize_t out_h = dout.shape[2], out_w = dout.shape[3]
+    cdef Py_ssize_t n, c, oy, ox
+    with nogil:
+        for n in range(N):
+            for c in range(C):
+                for oy in range(out_h):
+                    for ox in range(out_w):
+                        dx[n, c, argmax[n, c, oy, ox]] += dout[n, c, oy, ox]

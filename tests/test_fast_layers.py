@@ -1,0 +1,153 @@
+"""The fast layers agree with the naive ones, with and without the compiled extension."""
+import importlib
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import cs231n
+from cs231n import fast_layers
+from cs231n.gradient_check import rel_error
+from cs231n.layers import (
+    conv_backward_naive,
+    conv_forward_naive,
+    max_pool_backward_naive,
+    max_pool_forward_naive,
+)
+
+# (x shape, w shape, stride, pad): stride 2, padding 0-3, non-square images and
+# filters, odd sizes, batch 1.
+CONV_GEOMETRIES = [
+    ((2, 3, 7, 7), (4, 3, 3, 3), 1, 1),
+    ((3, 2, 9, 7), (5, 2, 3, 3), 2, 1),
+    ((1, 3, 8, 6), (2, 3, 2, 4), 2, 0),
+    ((2, 1, 5, 8), (3, 1, 5, 3), 1, 2),
+    ((1, 4, 6, 5), (3, 4, 7, 4), 1, 3),
+    ((2, 2, 11, 9), (2, 2, 5, 5), 2, 3),
+    ((4, 3, 4, 4), (2, 3, 1, 1), 1, 0),
+    ((1, 1, 1, 1), (1, 1, 3, 3), 1, 1),
+]
+POOL_GEOMETRIES = [
+    ((2, 3, 8, 8), 2, 2, 2),
+    ((1, 2, 9, 6), 3, 2, 2),  # overlapping rows
+    ((2, 1, 7, 5), 3, 3, 2),  # overlapping windows, odd sizes
+    ((3, 2, 5, 6), 1, 2, 2),
+    ((1, 1, 5, 5), 2, 2, 1),
+]
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def kernels(request, monkeypatch):
+    """Runs a test with the compiled kernels and again with the NumPy fallback."""
+    if request.param == "compiled":
+        if fast_layers._kernels is None:
+            pytest.skip("the Cython extension is not built")
+    else:
+        monkeypatch.setattr(fast_layers, "_kernels", None)
+        monkeypatch.setattr(fast_layers, "_fallback_announced", True)
+    return request.param
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, pad", CONV_GEOMETRIES)
+def test_fast_conv_equals_naive(kernels, x_shape, w_shape, stride, pad):
+    rng = np.random.default_rng(sum(x_shape) + sum(w_shape) + pad)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[0])
+    conv_param = {"stride": stride, "pad": pad}
+    out_naive, cache_naive = conv_forward_naive(x, w, b, conv_param)
+    out_fast, cache_fast = fast_layers.conv_forward_fast(x, w, b, conv_param)
+    assert out_fast.shape == out_naive.shape
+    assert rel_error(out_naive, out_fast) < 1e-9
+    dout = rng.standard_normal(out_naive.shape)
+    for naive, fast in zip(conv_backward_naive(dout, cache_naive),
+                           fast_layers.conv_backward_fast(dout, cache_fast)):
+        assert fast.shape == naive.shape
+        assert rel_error(naive, fast) < 1e-9
+
+
+def test_fast_conv_in_one_sample_chunks_equals_naive(kernels, monkeypatch):
+    # Big batches are lowered a few samples at a time; force one sample per chunk.
+    monkeypatch.setattr(fast_layers, "_CHUNK_BYTES", 1)
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((3, 2, 7, 5)), rng.standard_normal((4, 2, 3, 3)), rng.standard_normal(4)
+    conv_param = {"stride": 2, "pad": 1}
+    out_naive, cache_naive = conv_forward_naive(x, w, b, conv_param)
+    out_fast, cache_fast = fast_layers.conv_forward_fast(x, w, b, conv_param)
+    assert rel_error(out_naive, out_fast) < 1e-9
+    dout = rng.standard_normal(out_naive.shape)
+    for naive, fast in zip(conv_backward_naive(dout, cache_naive),
+                           fast_layers.conv_backward_fast(dout, cache_fast)):
+        assert rel_error(naive, fast) < 1e-9
+
+
+@pytest.mark.parametrize("x_shape, pool_height, pool_width, stride", POOL_GEOMETRIES)
+def test_fast_pool_equals_naive(kernels, x_shape, pool_height, pool_width, stride):
+    rng = np.random.default_rng(sum(x_shape))
+    x = rng.standard_normal(x_shape)
+    pool_param = {"pool_height": pool_height, "pool_width": pool_width, "stride": stride}
+    out_naive, cache_naive = max_pool_forward_naive(x, pool_param)
+    out_fast, cache_fast = fast_layers.max_pool_forward_fast(x, pool_param)
+    np.testing.assert_array_equal(out_fast, out_naive)
+    dout = rng.standard_normal(out_naive.shape)
+    dx_naive = max_pool_backward_naive(dout, cache_naive)
+    dx_fast = fast_layers.max_pool_backward_fast(dout, cache_fast)
+    assert rel_error(dx_naive, dx_fast) < 1e-12
+
+
+def test_fast_pool_ties_go_to_the_first_maximum(kernels):
+    x = np.ones((1, 1, 2, 2))
+    out, cache = fast_layers.max_pool_forward_fast(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
+    dx = fast_layers.max_pool_backward_fast(np.array([[[[3.0]]]]), cache)
+    np.testing.assert_array_equal(dx, [[[[3.0, 0.0], [0.0, 0.0]]]])
+
+
+def test_float32_stays_float32(kernels):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    out, cache = fast_layers.conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
+    assert out.dtype == np.float32
+    grads = fast_layers.conv_backward_fast(np.ones_like(out), cache)
+    assert all(grad.dtype == np.float32 for grad in grads)
+    expected, _ = conv_forward_naive(x.astype(np.float64), w.astype(np.float64),
+                                     b.astype(np.float64), {"stride": 1, "pad": 1})
+    assert rel_error(out, expected) < 1e-5
+    pooled, pool_cache = fast_layers.max_pool_forward_fast(
+        out, {"pool_height": 2, "pool_width": 2, "stride": 2})
+    assert pooled.dtype == np.float32
+    assert fast_layers.max_pool_backward_fast(np.ones_like(pooled), pool_cache).dtype == np.float32
+
+
+def test_non_contiguous_inputs(kernels):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((5, 6, 3, 2)).transpose(3, 2, 1, 0)  # (2, 3, 6, 5), Fortran order
+    w, b = rng.standard_normal((2, 3, 3, 2)), rng.standard_normal(2)
+    conv_param = {"stride": 1, "pad": 1}
+    out_fast, _ = fast_layers.conv_forward_fast(x, w, b, conv_param)
+    out_naive, _ = conv_forward_naive(x, w, b, conv_param)
+    assert rel_error(out_naive, out_fast) < 1e-9
+
+
+def test_import_without_extension_falls_back_with_one_warning(monkeypatch):
+    # With the submodule gone from the package and a None entry in sys.modules,
+    # "from . import im2col_cython" raises ImportError as if it had never been built.
+    monkeypatch.delattr(cs231n, "im2col_cython", raising=False)
+    monkeypatch.setitem(sys.modules, "cs231n.im2col_cython", None)
+    try:
+        reloaded = importlib.reload(fast_layers)
+        assert reloaded._kernels is None
+        x = np.random.default_rng(2).standard_normal((2, 2, 6, 6))
+        w, b = np.ones((3, 2, 3, 3)), np.zeros(3)
+        with pytest.warns(RuntimeWarning, match="build_ext"):
+            out, cache = reloaded.conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            reloaded.conv_backward_fast(np.ones_like(out), cache)
+            reloaded.max_pool_forward_fast(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
+        expected, _ = conv_forward_naive(x, w, b, {"stride": 1, "pad": 1})
+        assert rel_error(out, expected) < 1e-9
+    finally:
+        monkeypatch.undo()
+        importlib.reload(fast_layers)
