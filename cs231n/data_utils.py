@@ -87,16 +87,16 @@ def split_sizes(num_available_train, num_available_test, num_training, num_valid
     return train, val, test
 
 
-def get_CIFAR10_data(num_training=49000, num_validation=1000, num_test=1000,
-                     subtract_mean=True, cifar10_dir_path=None):
-    """Load CIFAR-10 and split it into train/val/test, channels first.
+def load_CIFAR10_splits(num_training=49000, num_validation=1000, num_test=1000, root=None):
+    """Load CIFAR-10 from root (default: the configured folder) and cut it into splits.
 
-    Returns a dict with X_train, y_train, X_val, y_val, X_test, y_test; images have
-    shape (n, 3, 32, 32), float64, with the training mean image subtracted when
-    subtract_mean is set. When the data holds fewer images than requested (a partial
-    copy), the splits shrink and one warning says so.
+    Validation images are those right after the training images in the data batches;
+    test images are the first num_test of the test batch. Returns a dict with X_train,
+    y_train, X_val, y_val, X_test, y_test: raw pixels of shape (n, 32, 32, 3), float64.
+    When the data holds fewer images than requested (a partial copy), the splits shrink
+    as :func:`split_sizes` says and one warning tells the caller.
     """
-    root = Path(cifar10_dir_path) if cifar10_dir_path is not None else cifar10_dir()
+    root = Path(root) if root is not None else cifar10_dir()
     X_all, y_all, X_test_all, y_test_all = load_CIFAR10(root)
 
     train, val, test = split_sizes(len(X_all), len(X_test_all),
@@ -106,22 +106,29 @@ def get_CIFAR10_data(num_training=49000, num_validation=1000, num_test=1000,
             f"{root} holds {len(X_all)} training and {len(X_test_all)} test images; "
             f"using {train} train / {val} val / {test} test instead of the requested "
             f"{num_training} / {num_validation} / {num_test}.",
-            stacklevel=2,
+            stacklevel=3,
         )
-
-    X_train, y_train = X_all[:train], y_all[:train]
-    X_val, y_val = X_all[train:train + val], y_all[train:train + val]
-    X_test, y_test = X_test_all[:test], y_test_all[:test]
-
-    if subtract_mean:
-        mean_image = X_train.mean(axis=0)
-        X_train, X_val, X_test = X_train - mean_image, X_val - mean_image, X_test - mean_image
-
-    def channels_first(x):
-        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-
     return {
-        "X_train": channels_first(X_train), "y_train": y_train,
-        "X_val": channels_first(X_val), "y_val": y_val,
-        "X_test": channels_first(X_test), "y_test": y_test,
+        "X_train": X_all[:train], "y_train": y_all[:train],
+        "X_val": X_all[train:train + val], "y_val": y_all[train:train + val],
+        "X_test": X_test_all[:test], "y_test": y_test_all[:test],
     }
+
+
+def get_CIFAR10_data(num_training=49000, num_validation=1000, num_test=1000,
+                     subtract_mean=True, cifar10_dir_path=None):
+    """Load CIFAR-10 and split it into train/val/test, channels first.
+
+    Returns a dict with X_train, y_train, X_val, y_val, X_test, y_test; images have
+    shape (n, 3, 32, 32), float64, with the training mean image subtracted when
+    subtract_mean is set. When the data holds fewer images than requested (a partial
+    copy), the splits shrink and one warning says so.
+    """
+    data = load_CIFAR10_splits(num_training, num_validation, num_test, cifar10_dir_path)
+    if subtract_mean:
+        mean_image = data["X_train"].mean(axis=0)
+        for split in ("X_train", "X_val", "X_test"):
+            data[split] = data[split] - mean_image
+    for split in ("X_train", "X_val", "X_test"):
+        data[split] = np.ascontiguousarray(data[split].transpose(0, 3, 1, 2))
+    return data

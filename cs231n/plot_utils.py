@@ -2,6 +2,31 @@
 import matplotlib.pyplot as plt
 
 
+def _decorate(ax, title, xlabel, ylabel):
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(loc="best")
+    ax.grid(alpha=0.3)
+
+
+def _finish(fig, title):
+    if title is not None:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _plot_accuracy_panels(train_ax, val_ax, solvers):
+    """Training and validation accuracy per epoch of every solver, one panel each."""
+    panels = ((train_ax, "Training accuracy", "train_acc_history"),
+              (val_ax, "Validation accuracy", "val_acc_history"))
+    for ax, panel_title, history in panels:
+        for label, solver in solvers.items():
+            ax.plot(getattr(solver, history), "-o", markersize=4, label=label)
+        _decorate(ax, panel_title, "Epoch", "Accuracy")
+
+
 def plot_solver_histories(solvers, title=None):
     """Compare several trained solvers in one figure.
 
@@ -18,25 +43,9 @@ def plot_solver_histories(solvers, title=None):
     fig, (loss_ax, train_ax, val_ax) = plt.subplots(3, 1, figsize=(10, 12))
     for label, solver in solvers.items():
         loss_ax.plot(solver.loss_history, "o", markersize=2, alpha=0.6, label=label)
-        train_ax.plot(solver.train_acc_history, "-o", label=label)
-        val_ax.plot(solver.val_acc_history, "-o", label=label)
-
-    loss_ax.set_title("Training loss")
-    loss_ax.set_xlabel("Iteration")
-    loss_ax.set_ylabel("Loss")
-    train_ax.set_title("Training accuracy")
-    train_ax.set_xlabel("Epoch")
-    train_ax.set_ylabel("Accuracy")
-    val_ax.set_title("Validation accuracy")
-    val_ax.set_xlabel("Epoch")
-    val_ax.set_ylabel("Accuracy")
-    for ax in (loss_ax, train_ax, val_ax):
-        ax.legend(loc="best")
-        ax.grid(alpha=0.3)
-    if title is not None:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    _decorate(loss_ax, "Training loss", "Iteration", "Loss")
+    _plot_accuracy_panels(train_ax, val_ax, solvers)
+    return _finish(fig, title)
 
 
 def plot_loss_history(solver, title="Training loss history"):
@@ -80,20 +89,9 @@ def plot_accuracy_histories(solvers, title=None):
     """
     if not solvers:
         raise ValueError("plot_accuracy_histories needs at least one solver")
-    fig, axes = plt.subplots(2, 1, figsize=(10, 8))
-    panels = (("Training accuracy", "train_acc_history"), ("Validation accuracy", "val_acc_history"))
-    for ax, (panel_title, history) in zip(axes, panels):
-        for label, solver in solvers.items():
-            ax.plot(getattr(solver, history), "-o", markersize=4, label=label)
-        ax.set_title(panel_title)
-        ax.set_xlabel("Epoch")
-        ax.set_ylabel("Accuracy")
-        ax.legend(loc="best")
-        ax.grid(alpha=0.3)
-    if title is not None:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    fig, (train_ax, val_ax) = plt.subplots(2, 1, figsize=(10, 8))
+    _plot_accuracy_panels(train_ax, val_ax, solvers)
+    return _finish(fig, title)
 
 
 def plot_weight_scale_sweep(weight_scales, solvers_by_label, title=None):
@@ -122,14 +120,7 @@ def plot_weight_scale_sweep(weight_scales, solvers_by_label, title=None):
                     f"{label!r} has {len(solvers)} solvers for {len(weight_scales)} weight scales"
                 )
             ax.semilogx(weight_scales, [summarize(s) for s in solvers], "-o", label=label)
-        ax.set_title(f"{metric} vs. weight initialization scale")
-        ax.set_xlabel("Weight initialization scale")
-        ax.set_ylabel(metric)
-        ax.legend(loc="best")
-        ax.grid(alpha=0.3)
+        _decorate(ax, f"{metric} vs. weight initialization scale", "Weight initialization scale", metric)
     # Diverging runs end with losses many orders of magnitude above the others.
     axes[2].set_yscale("log")
-    if title is not None:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)

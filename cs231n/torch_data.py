@@ -7,14 +7,13 @@ split is normalized once with the training split's per-channel statistics, moved
 device once, and then sliced into batches there: the training loop does no per-image
 work on the host.
 """
-import warnings
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision.transforms.v2 as T
 
-from cs231n.data_utils import cifar10_dir, load_CIFAR10, split_sizes
+from cs231n.data_utils import load_CIFAR10_splits
 
 
 def channel_stats(images):
@@ -33,33 +32,19 @@ def load_cifar10_tensors(root=None, num_training=49000, num_validation=1000, num
     The validation images are the ones right after the training images in the data
     batches, as in the NumPy notebooks; the test images are the first `num_test` of the
     test batch. When the folder holds fewer images than requested, the splits shrink
-    (one warning says how) following :func:`cs231n.data_utils.split_sizes`.
+    (one warning says how), as in :func:`cs231n.data_utils.load_CIFAR10_splits`.
 
     Returns a dict with X_train, y_train, X_val, y_val, X_test, y_test (images of shape
     (n, 3, 32, 32), float32; labels int64) and mean, std: the training split's channel
     statistics that every split was normalized with.
     """
-    root = cifar10_dir() if root is None else root
-    X_all, y_all, X_test_all, y_test_all = load_CIFAR10(root)
-    train, val, test = split_sizes(len(X_all), len(X_test_all),
-                                   num_training, num_validation, num_test)
-    if (train, val, test) != (num_training, num_validation, num_test):
-        warnings.warn(
-            f"{root} holds {len(X_all)} training and {len(X_test_all)} test images; using "
-            f"{train} train / {val} val / {test} test instead of the requested "
-            f"{num_training} / {num_validation} / {num_test}.",
-            stacklevel=2,
-        )
+    raw = load_CIFAR10_splits(num_training, num_validation, num_test, root)
 
     def as_uint8_tensor(images):
         # The NumPy loader hands out float64 (N, H, W, C) pixel values in 0..255.
         return torch.from_numpy(images.astype(np.uint8)).permute(0, 3, 1, 2).contiguous()
 
-    splits = {
-        "train": (X_all[:train], y_all[:train]),
-        "val": (X_all[train:train + val], y_all[train:train + val]),
-        "test": (X_test_all[:test], y_test_all[:test]),
-    }
+    splits = {name: (raw[f"X_{name}"], raw[f"y_{name}"]) for name in ("train", "val", "test")}
     images = {name: as_uint8_tensor(x) for name, (x, _) in splits.items()}
     mean, std = channel_stats(images["train"])
     normalize = T.Compose([T.ToDtype(torch.float32, scale=True), T.Normalize(mean, std)])
