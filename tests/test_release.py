@@ -1,0 +1,321 @@
+"""Starter release and autograder: a small fixture bundle, then the real bundle end to end."""
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+from tools import autograde
+from tools import make_release as release
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+START, END = release.START_MARKER, release.END_MARKER
+
+# Built from the marker constants so that this file holds no marker lines of its own.
+OPS_SOURCE = f'''"""Tiny operations for the fixture bundle."""
+
+
+def double(x):
+    """Twice the input.
+
+    More detail that the message leaves out.
+    """
+    if x is None:
+        raise ValueError("double needs a number, got None")
+    result = None
+    {START}
+    result = 2 * x
+    {END}
+    return result
+
+
+class Counter:
+    def step(self, amount):
+        """Add amount, then square the total."""
+        {START}
+        self.total = getattr(self, "total", 0) + amount
+        {END}
+        {START}
+        self.total = self.total ** 2
+        {END}
+        return self.total
+'''
+
+OPTIM_TEST = '''
+import pytest
+from cs231n.ops import Counter, double
+
+
+def test_double():
+    assert double(21) == 42
+
+
+def test_counter():
+    assert Counter().step(3) == 9
+
+
+def test_double_rejects_none():
+    with pytest.raises(ValueError):
+        double(None)
+'''
+
+DROPOUT_TEST = '''
+from cs231n.ops import double
+
+
+def test_double_negative():
+    assert double(-1) == -2
+'''
+
+
+def write_fixture_solution(root):
+    """A miniature solution bundle: package, notebook, tests and files to leave out."""
+    files = {
+        "cs231n/__init__.py": "",
+        "cs231n/ops.py": OPS_SOURCE,
+        "cs231n/helpers.py": "def given():\n    return 'untouched'\n",
+        "tests/test_optim.py": OPTIM_TEST,
+        "tests/test_dropout.py": DROPOUT_TEST,
+        "README.md": "# Fixture\n",
+        ".venv/bin/python": "not copied",
+        ".git/HEAD": "not copied",
+        "cs231n/__pycache__/ops.cpython-311.pyc": "not copied",
+        "cs231n/im2col_cython.c": "not copied",
+        "cs231n/fast.cpython-311-x86_64-linux-gnu.so": "not copied",
+        "cs231n/datasets/cifar-10-batches-py/data_batch_1": "not copied",
+        "a2_code_submission.zip": "not copied",
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Mini\n\n## Train a tiny model"),
+        nbformat.v4.new_code_cell(
+            f"%matplotlib inline\nmodel = None\n{START}\nmodel = 'trained'\n{END}\nprint(model)",
+            execution_count=1,
+            outputs=[nbformat.v4.new_output("stream", name="stdout", text="trained\n")],
+        ),
+        nbformat.v4.new_code_cell(
+            f"def helper():\n    \"\"\"Return seven.\"\"\"\n    {START}\n    return 7\n    {END}"
+        ),
+        nbformat.v4.new_markdown_cell("## Inline Question 1\n\nWhy?"),
+        nbformat.v4.new_markdown_cell("**Your Answer:** because.", metadata={"tags": [release.ANSWER_TAG]}),
+    ])
+    nbformat.write(notebook, root / "Mini.ipynb")
+    return root
+
+
+@pytest.fixture
+def fixture_solution(tmp_path):
+    return write_fixture_solution(tmp_path / "solution")
+
+
+def region_bodies(text):
+    lines = text.split("\n")
+    return ["\n".join(lines[start + 1 : end]) for start, end in release.marker_regions(lines, "test")]
+
+
+def test_release_stubs_regions_and_copies_the_rest(fixture_solution, tmp_path):
+    out = tmp_path / "release"
+    changed = release.make_release(fixture_solution, out)
+    assert changed == ["Mini.ipynb", "cs231n/ops.py"]
+
+    ops = (out / "cs231n" / "ops.py").read_text()
+    bodies = region_bodies(ops)
+    assert len(bodies) == 3 and all(body.strip().startswith("raise NotImplementedError(") for body in bodies)
+    assert "2 * x" not in ops and "** 2" not in ops
+    assert 'raise ValueError("double needs a number, got None")' in ops  # outside the markers
+
+    namespace = {}
+    exec(compile(ops, "ops.py", "exec"), namespace)
+    with pytest.raises(NotImplementedError) as raised:
+        namespace["double"](3)
+    message = str(raised.value)
+    assert message.startswith("cs231n/ops.py, double: not implemented yet. Task: Twice the input.")
+    assert "More detail" not in message and "START OF YOUR CODE" in message
+    with pytest.raises(NotImplementedError, match=r"Counter\.step \(part 1 of 2\)"):
+        namespace["Counter"]().step(1)
+
+    kept = ["cs231n/__init__.py", "cs231n/helpers.py", "tests/test_optim.py", "tests/test_dropout.py",
+            "README.md"]
+    for name in kept:
+        assert (out / name).read_bytes() == (fixture_solution / name).read_bytes()
+    copied = sorted(path.relative_to(out).as_posix() for path in out.rglob("*") if path.is_file())
+    assert copied == sorted(kept + ["Mini.ipynb", "cs231n/ops.py"])
+
+
+def test_release_notebook_is_stubbed_blanked_and_cleared(fixture_solution, tmp_path):
+    out = tmp_path / "release"
+    release.make_release(fixture_solution, out)
+    cells = nbformat.read(out / "Mini.ipynb", as_version=4).cells
+    code_cells = [cell for cell in cells if cell.cell_type == "code"]
+    assert all(cell.outputs == [] and cell.execution_count is None for cell in code_cells)
+    assert cells[4].source == release.BLANK_ANSWER
+    assert cells[4].metadata["tags"] == [release.ANSWER_TAG]
+    assert cells[1].source.startswith("%matplotlib inline\nmodel = None\n" + START)
+    assert "'trained'" not in cells[1].source
+    assert "Mini.ipynb, cell 2: not implemented yet. Task: the code for 'Train a tiny model'." in (
+        cells[1].source.replace('"\n    "', "")
+    )
+    assert "Mini.ipynb, cell 3, helper: not implemented yet. Task: Return seven." in cells[2].source
+    assert "return 7" not in cells[2].source
+
+
+def test_release_rejects_unbalanced_markers_and_builds_nothing(fixture_solution, tmp_path):
+    broken = OPS_SOURCE.replace(f"    {END}\n    return result", "    return result", 1)
+    (fixture_solution / "cs231n" / "ops.py").write_text(broken)
+    out = tmp_path / "release"
+    expected = r"cs231n/ops\.py, line 20: START marker inside the region opened on line 12"
+    with pytest.raises(release.ReleaseError, match=expected):
+        release.make_release(fixture_solution, out)
+    assert not out.exists()
+
+
+def test_release_refuses_a_nonempty_or_inner_folder(fixture_solution, tmp_path):
+    occupied = tmp_path / "occupied"
+    occupied.mkdir()
+    (occupied / "keep.txt").write_text("mine")
+    with pytest.raises(release.ReleaseError, match="not empty"):
+        release.make_release(fixture_solution, occupied)
+    with pytest.raises(release.ReleaseError, match="must be outside"):
+        release.make_release(fixture_solution, fixture_solution / "release")
+
+
+def test_autograder_scores_fixture_solution_release_and_zip(fixture_solution, tmp_path):
+    tests = fixture_solution / "tests"
+    parts = ["optimizers", "dropout"]
+    solution = autograde.grade(fixture_solution, parts=parts, tests_dir=tests, reference=fixture_solution)
+    assert [(p["name"], p["passed"], p["total"], p["not_graded"]) for p in solution["parts"]] == [
+        ("optimizers", 2, 2, 1), ("dropout", 1, 1, 0)
+    ]
+    assert solution["total"]["score"] == 1.0
+
+    release.make_release(fixture_solution, tmp_path / "release")
+    starter = autograde.grade(tmp_path / "release", parts=parts, tests_dir=tests, reference=fixture_solution)
+    assert [(p["passed"], p["total"]) for p in starter["parts"]] == [(0, 2), (0, 1)]
+    assert starter["package"] == str((tmp_path / "release" / "cs231n").resolve())
+
+    # A submission zip inside a top folder, without tests, and with the counter broken.
+    submission = tmp_path / "submission.zip"
+    with zipfile.ZipFile(submission, "w") as archive:
+        archive.writestr("assignment2/cs231n/__init__.py", "")
+        archive.writestr("assignment2/cs231n/ops.py", OPS_SOURCE.replace("** 2", "** 3"))
+    graded = autograde.grade(submission, parts=parts, tests_dir=tests, reference=fixture_solution)
+    assert graded["parts"][0]["failed_tests"] == ["tests/test_optim.py::test_counter"]
+    assert graded["total"] == {"passed": 2, "total": 3, "score": 2 / 3}
+
+
+def test_autograder_counts_unimportable_files_and_rejects_foreign_code(fixture_solution, tmp_path):
+    tests = fixture_solution / "tests"
+    (fixture_solution / "cs231n" / "ops.py").write_text("def double(x:\n")
+    report = autograde.grade(fixture_solution, parts=["optimizers"], tests_dir=tests,
+                             reference=write_fixture_solution(tmp_path / "reference"))
+    assert report["parts"][0]["broken_files"] == ["test_optim.py"]
+    assert (report["parts"][0]["passed"], report["parts"][0]["total"]) == (0, 2)
+
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "cs231n").mkdir(parents=True)
+    (elsewhere / "cs231n" / "extra.py").write_text("VALUE = 1\n")
+    (tests / "test_dropout.py").write_text(
+        f"import cs231n\ncs231n.__path__.append({str(elsewhere / 'cs231n')!r})\n"
+        "import cs231n.extra\n\n\ndef test_extra():\n    assert cs231n.extra.VALUE == 1\n"
+    )
+    with pytest.raises(autograde.GradingError, match="cs231n.extra from .*elsewhere"):
+        autograde.grade(tmp_path / "reference", parts=["dropout"], tests_dir=tests,
+                        reference=tmp_path / "reference")
+
+
+# ---------------------------------------------------------------------------------
+# The real bundle
+# ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cifar_environment(partial_cifar, monkeypatch):
+    monkeypatch.setenv("CIFAR10_DIR", str(partial_cifar))
+
+
+@pytest.fixture(scope="module")
+def real_release(tmp_path_factory):
+    out = tmp_path_factory.mktemp("starter") / "assignment2"
+    release.make_release(REPO_ROOT, out)
+    return out
+
+
+def test_real_release_imports_cleanly_and_keeps_only_placeholders(real_release):
+    script = (
+        "import importlib, pkgutil, cs231n\n"
+        "names = [m.name for m in pkgutil.walk_packages(cs231n.__path__, 'cs231n.')]\n"
+        "modules = [importlib.import_module(name) for name in names]\n"
+        "print(cs231n.__file__, len(modules))\n"
+    )
+    environment = dict(os.environ, PYTHONPATH=str(real_release))
+    result = subprocess.run([sys.executable, "-c", script], cwd=real_release, env=environment,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(str(real_release / "cs231n" / "__init__.py"))
+
+    sources = {path: path.read_text() for path in real_release.rglob("*.py")}
+    for path in real_release.glob("*.ipynb"):
+        for index, cell in enumerate(nbformat.read(path, as_version=4).cells, start=1):
+            if cell.cell_type == "code":
+                sources[f"{path.name}, cell {index}"] = cell.source
+    stubbed = set()
+    for where, text in sources.items():
+        for body in region_bodies(text):
+            stubbed.add(Path(str(where).split(",")[0]).name)
+            is_placeholder = body.strip().startswith("raise NotImplementedError(") and body.count("\n") <= 6
+            assert is_placeholder, (where, body)
+    assert {"layers.py", "fc_net.py", "cnn.py", "optim.py", "PyTorch.ipynb"} <= stubbed
+
+
+def test_real_release_notebooks_stop_at_the_first_stub(real_release, cifar_environment, tmp_path):
+    for name in ("FullyConnectedNets.ipynb", "BatchNormalization.ipynb", "Dropout.ipynb",
+                 "ConvolutionalNetworks.ipynb", "PyTorch.ipynb"):
+        notebook = nbformat.read(real_release / name, as_version=4)
+        assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
+        answers = [cell for cell in notebook.cells if release.ANSWER_TAG in cell.metadata.get("tags", [])]
+        assert all(cell.source == release.BLANK_ANSWER for cell in answers)
+        with pytest.raises(papermill.PapermillExecutionError) as raised:
+            papermill.execute_notebook(
+                str(real_release / name), str(tmp_path / name), parameters={"SMOKE": True},
+                cwd=str(real_release), kernel_name="python3", progress_bar=False,
+            )
+        assert raised.value.ename == "NotImplementedError", (name, raised.value.ename, raised.value.evalue)
+        assert "not implemented yet" in raised.value.evalue
+
+
+def test_real_release_scores_zero_on_every_part(real_release, cifar_environment):
+    report = autograde.grade(real_release)
+    scores = {part["name"]: (part["passed"], part["total"]) for part in report["parts"]}
+    assert list(scores) == list(autograde.PARTS)
+    assert all(passed == 0 and total > 0 for passed, total in scores.values()), scores
+
+
+def test_real_solution_scores_full_on_fast_parts(cifar_environment):
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.autograde", str(REPO_ROOT), "--json",
+         "--parts", "optimizers", "dropout"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["package"] == str(REPO_ROOT / "cs231n")
+    assert report["total"]["score"] == 1.0 and report["total"]["total"] > 0
+
+
+def test_submission_zip_missing_a_module_never_falls_back_to_the_installed_package(tmp_path):
+    submission = tmp_path / "a2_code_submission.zip"
+    with zipfile.ZipFile(submission, "w") as archive:
+        for path in (REPO_ROOT / "cs231n").rglob("*.py"):
+            if path.name != "optim.py" and "__pycache__" not in path.parts:
+                archive.write(path, path.relative_to(REPO_ROOT).as_posix())
+    report = autograde.grade(submission, parts=["optimizers"])
+    part = report["parts"][0]
+    assert part["broken_files"] == ["test_optim.py"]
+    assert part["passed"] == 0 and part["total"] > 0

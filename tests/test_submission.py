@@ -1,0 +1,253 @@
+"""The submission collector on small fake bundles whose notebooks really ran in a kernel."""
+import copy
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from pypdf import PdfReader
+
+from tools import collect_submission as collector
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# ziamath loads its font through a deprecated importlib.resources call, and WeasyPrint
+# asks for the optional HarfBuzz-Subset library; neither affects the PDF.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:ziamath"),
+    pytest.mark.filterwarnings("ignore:HarfBuzz-Subset:DeprecationWarning"),
+]
+
+
+def fake_notebook(name, with_plot):
+    """A tiny notebook with a unique marker sentence, math, code and an answered question."""
+    stem = Path(name).stem
+    cells = [
+        nbformat.v4.new_markdown_cell(
+            f"# Notebook {stem}\n\nMarker sentence for {stem}. The loss is "
+            r"$L = \frac{1}{N}\sum_i L_i$ and costs `$5`."
+        ),
+        nbformat.v4.new_code_cell(f"value = 6 * 7\nprint('{stem} prints', value)"),
+        nbformat.v4.new_markdown_cell("## Inline Question 1\n\nWhy?"),
+        nbformat.v4.new_markdown_cell(
+            "**Your Answer:** because $x^2 \\geq 0$.", metadata={"tags": [collector.ANSWER_TAG]}
+        ),
+    ]
+    if with_plot:
+        cells.insert(2, nbformat.v4.new_code_cell(
+            "import matplotlib\nmatplotlib.use('module://matplotlib_inline.backend_inline')\n"
+            "import matplotlib.pyplot as plt\n"
+            "plt.plot([0, 1, 2], [1, 0, 2])\nplt.title('a plot')\nplt.show()"
+        ))
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return notebook
+
+
+@pytest.fixture(scope="module")
+def executed_notebooks():
+    """The five notebooks, executed once for the whole module."""
+    notebooks = {}
+    for position, name in enumerate(collector.NOTEBOOKS):
+        notebook = fake_notebook(name, with_plot=(position == 1))
+        NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+        notebooks[name] = notebook
+    return notebooks
+
+
+@pytest.fixture
+def bundle(tmp_path, executed_notebooks):
+    """A complete executed bundle, plus files that must stay out of the archive."""
+    root = tmp_path / "assignment2"
+    for name in collector.REQUIRED_CODE + ("cs231n/__init__.py", "cs231n/im2col_cython.pyx",
+                                           "cs231n/datasets/download.py"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(f"# {name}\n")
+    for name in ("cs231n/__pycache__/layers.cpython-311.pyc", "cs231n/im2col_cython.c",
+                 "cs231n/datasets/cifar-10-batches-py/data_batch_1", "cs231n/build/stale.py",
+                 ".venv/lib/site.py", "notes.txt"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("not for the archive\n")
+    for name, notebook in executed_notebooks.items():
+        nbformat.write(notebook, root / name)
+    return root
+
+
+def edit_notebook(root, name, change):
+    path = root / name
+    notebook = nbformat.read(path, as_version=4)
+    change(notebook)
+    nbformat.write(notebook, path)
+
+
+def assert_nothing_written(root):
+    leftovers = sorted(p.name for p in root.iterdir() if p.name.startswith((".a2_", "a2_")))
+    assert leftovers == []
+
+
+def test_complete_bundle_gives_zip_and_pdf_in_order(bundle):
+    messages = []
+    zip_path, pdf_path = collector.collect(bundle, report=messages.append)
+
+    assert zip_path == bundle / "a2_code_submission.zip"
+    with zipfile.ZipFile(zip_path) as archive:
+        names = sorted(archive.namelist())
+    assert names == sorted(list(collector.NOTEBOOKS) + [
+        "cs231n/__init__.py", "cs231n/classifiers/cnn.py", "cs231n/classifiers/fc_net.py",
+        "cs231n/datasets/download.py",
+        "cs231n/im2col_cython.pyx", "cs231n/layers.py", "cs231n/optim.py", "cs231n/solver.py",
+    ])
+
+    reader = PdfReader(pdf_path)
+    assert len(reader.pages) >= len(collector.NOTEBOOKS)
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    positions = [text.find(f"Marker sentence for {Path(name).stem}") for name in collector.NOTEBOOKS]
+    assert -1 not in positions, text[:2000]
+    assert positions == sorted(positions)
+    assert "BatchNormalization prints 42" in text
+    # The plot is an image; the math became vector graphics, so no raw TeX is left.
+    assert sum(len(page.images) for page in reader.pages) >= 1
+    assert "\\frac" not in text and "\\sum" not in text
+    assert "$5" in text  # dollar signs inside code are not math
+
+    assert any("a2_inline_submission.pdf" in message and "pages" in message for message in messages)
+    assert any("cs231n/layers.py" in message for message in messages)
+    assert not list(bundle.glob(".a2_*"))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert zip_path.stat().st_mode & 0o777 == 0o666 & ~umask  # like any new file, not private
+
+
+def test_missing_file_is_named_and_fails(bundle, capsys):
+    (bundle / "cs231n" / "optim.py").unlink()
+    (bundle / "Dropout.ipynb").unlink()
+    assert collector.main(["--root", str(bundle)]) == 1
+    error = capsys.readouterr().err
+    assert "cs231n/optim.py" in error and "Dropout.ipynb" in error
+    assert_nothing_written(bundle)
+
+
+def test_missing_file_is_not_forced(bundle):
+    (bundle / "cs231n" / "solver.py").unlink()
+    with pytest.raises(collector.SubmissionError, match="cs231n/solver.py"):
+        collector.collect(bundle, force=True)
+    assert_nothing_written(bundle)
+
+
+def test_unexecuted_cell_is_named(bundle):
+    def clear_first_code_cell(notebook):
+        notebook.cells[1].execution_count = None
+        notebook.cells[1].outputs = []
+
+    edit_notebook(bundle, "BatchNormalization.ipynb", clear_first_code_cell)
+    with pytest.raises(collector.SubmissionError,
+                       match=r"BatchNormalization\.ipynb, cell 2 .*has not been run"):
+        collector.collect(bundle)
+    assert_nothing_written(bundle)
+
+
+def test_never_executed_notebook_is_reported_once(bundle):
+    def clear_all(notebook):
+        for cell in notebook.cells:
+            if cell.cell_type == "code":
+                cell.execution_count = None
+                cell.outputs = []
+
+    edit_notebook(bundle, "PyTorch.ipynb", clear_all)
+    problems = collector.notebook_problems(bundle / "PyTorch.ipynb")
+    assert problems == ["PyTorch.ipynb: has not been executed (no code cell has run)"]
+
+
+def test_cells_run_out_of_order_are_named(bundle):
+    def rerun_first_cell_last(notebook):
+        notebook.cells[1].execution_count = 99
+
+    edit_notebook(bundle, "BatchNormalization.ipynb", rerun_first_cell_last)
+    problems = collector.notebook_problems(bundle / "BatchNormalization.ipynb")
+    assert len(problems) == 1
+    assert problems[0].startswith("BatchNormalization.ipynb, cell 3 ")
+    assert "out of order" in problems[0]
+
+
+def test_error_output_is_named(bundle):
+    def add_error(notebook):
+        notebook.cells[1].outputs.append(nbformat.v4.new_output(
+            "error", ename="ValueError", evalue="shapes (2, 3) and (4,) do not match", traceback=[]
+        ))
+
+    edit_notebook(bundle, "ConvolutionalNetworks.ipynb", add_error)
+    with pytest.raises(collector.SubmissionError) as raised:
+        collector.collect(bundle)
+    assert "ConvolutionalNetworks.ipynb, cell 2" in str(raised.value)
+    assert "ValueError: shapes (2, 3) and (4,) do not match" in str(raised.value)
+    assert_nothing_written(bundle)
+
+
+def test_unanswered_question_is_named(bundle):
+    def blank_answer(notebook):
+        notebook.cells[-1].source = f"{collector.ANSWER_PROMPT} {collector.ANSWER_PLACEHOLDER}"
+
+    edit_notebook(bundle, "FullyConnectedNets.ipynb", blank_answer)
+    with pytest.raises(collector.SubmissionError,
+                       match=r"FullyConnectedNets\.ipynb, cell 4: inline question answer is empty"):
+        collector.collect(bundle)
+    assert_nothing_written(bundle)
+
+
+def test_force_collects_with_a_warning(bundle):
+    edit_notebook(bundle, "FullyConnectedNets.ipynb",
+                  lambda notebook: setattr(notebook.cells[-1], "source", collector.ANSWER_PROMPT))
+    messages = []
+    zip_path, pdf_path = collector.collect(bundle, force=True, report=messages.append)
+    assert zip_path.is_file() and pdf_path.is_file()
+    assert messages[0].startswith("WARNING") and "FullyConnectedNets.ipynb, cell 4" in messages[0]
+
+
+@pytest.mark.parametrize("interruption", [RuntimeError("disk full"), KeyboardInterrupt()])
+def test_interrupted_collection_leaves_no_final_files(bundle, monkeypatch, interruption):
+    def failing_write_pdf(notebook_paths, destination):
+        Path(destination).write_bytes(b"%PDF-1.7 half written")
+        raise copy.copy(interruption)
+
+    monkeypatch.setattr(collector, "write_pdf", failing_write_pdf)
+    with pytest.raises(type(interruption)):
+        collector.collect(bundle)
+    assert_nothing_written(bundle)
+
+
+def test_markdown_math_rendering_leaves_code_and_prices_alone():
+    rendered = collector.render_markdown_math(
+        "Cost $5 and $10; `x = $y$` stays; inline $\\mu$ and\n$$\\sigma^2$$"
+    )
+    assert "Cost $5 and $10;" in rendered
+    assert "`x = $y$`" in rendered
+    assert rendered.count('class="math-inline"') == 1
+    assert rendered.count('class="math-display"') == 1
+    broken = collector.render_markdown_math("$\\frac{a}{$")
+    assert "<code>" in broken  # unparsable TeX is shown as source, not dropped
+
+
+def test_shell_wrapper_exits_nonzero_on_missing_file(bundle):
+    shutil.copy(REPO_ROOT / "collectSubmission.sh", bundle)
+    (bundle / "tools").mkdir()
+    for name in ("__init__.py", "collect_submission.py"):
+        shutil.copy(REPO_ROOT / "tools" / name, bundle / "tools")
+    (bundle / "cs231n" / "layers.py").unlink()
+    environment = dict(os.environ, CS231N_VENV=sys.prefix)
+    result = subprocess.run(["bash", str(bundle / "collectSubmission.sh")], cwd=bundle,
+                            env=environment, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "cs231n/layers.py" in result.stderr
+    assert_nothing_written(bundle)
+
+
+def test_missing_pdf_toolchain_is_named_with_the_fix(bundle, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ziamath", None)  # makes "import ziamath" fail
+    assert collector.main(["--root", str(bundle)]) == 1
+    error = capsys.readouterr().err
+    assert "ziamath is not installed" in error and "pip install" in error
+    assert_nothing_written(bundle)

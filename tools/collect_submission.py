@@ -1,0 +1,352 @@
+"""Check the finished assignment and pack it for upload.
+
+Run from the assignment folder (``bash collectSubmission.sh`` calls this)::
+
+    python -m tools.collect_submission [--force] [--root DIR]
+
+It checks that every required file exists, that every notebook was run top to bottom
+without an error and that every inline question has an answer. Then it writes
+
+* ``a2_code_submission.zip``: the five notebooks and the package's ``.py``/``.pyx`` files;
+* ``a2_inline_submission.pdf``: the five notebooks in order, with plots, and math rendered
+  to vector graphics (ziamath, pure Python) and laid out by WeasyPrint, so no TeX is needed.
+
+Both are written under temporary names and renamed only once both are complete, so an
+interrupted run never leaves a half-written file under a final name.
+"""
+import argparse
+import base64
+import html
+import logging
+import os
+import re
+import signal
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+REQUIRED_CODE = (
+    "cs231n/layers.py",
+    "cs231n/classifiers/fc_net.py",
+    "cs231n/classifiers/cnn.py",
+    "cs231n/optim.py",
+    "cs231n/solver.py",
+)
+# The order of the notebooks in the PDF.
+NOTEBOOKS = (
+    "FullyConnectedNets.ipynb",
+    "BatchNormalization.ipynb",
+    "Dropout.ipynb",
+    "ConvolutionalNetworks.ipynb",
+    "PyTorch.ipynb",
+)
+ZIP_NAME = "a2_code_submission.zip"
+PDF_NAME = "a2_inline_submission.pdf"
+ANSWER_TAG = "inline-answer"
+ANSWER_PROMPT = "**Your Answer:**"
+ANSWER_PLACEHOLDER = "*Write your answer here.*"
+PACKAGE_DIR = "cs231n"
+CODE_SUFFIXES = (".py", ".pyx")
+# Folders inside the package that never belong in the archive (the data itself lives
+# in cs231n/datasets/cifar-10-batches-py; the code beside it is kept).
+SKIPPED_DIRS = {"__pycache__", "build", ".ipynb_checkpoints", "cifar-10-batches-py"}
+
+MATH_FONT_SIZE = 15  # px, matches the body text of the PDF
+
+PAGE_CSS = """
+@page { size: A4; margin: 16mm 14mm; @bottom-right { content: counter(page); font-size: 9pt; } }
+body { font-family: "DejaVu Sans", sans-serif; font-size: 10.5pt; line-height: 1.4; }
+.notebook { break-before: page; }
+.notebook:first-child { break-before: auto; }
+.notebook-name { font-size: 9pt; color: #555; border-bottom: 1px solid #999; margin-bottom: 8pt; }
+a.anchor-link { display: none; }
+.jp-Cell { margin-bottom: 6pt; }
+.jp-CodeCell .jp-InputArea { background: #f5f5f5; border: 1px solid #ddd; padding: 2pt 4pt; }
+pre { font-family: "DejaVu Sans Mono", monospace; font-size: 8pt; white-space: pre-wrap;
+      overflow-wrap: anywhere; margin: 0; }
+.jp-OutputArea pre { color: #222; }
+.jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"] pre { color: #8a3b00; }
+img { max-width: 100%; }
+img.math-display { display: block; margin: 4pt auto; }
+table { border-collapse: collapse; font-size: 8.5pt; }
+td, th { border: 1px solid #ccc; padding: 1pt 4pt; }
+code { font-family: "DejaVu Sans Mono", monospace; font-size: 9pt; }
+"""
+
+# Markdown code (fences, inline spans) is matched first so that dollar signs inside it
+# are left alone; then display and inline math. An inline "$" must hug its content, and
+# a closing "$" followed by a digit is a price, not math.
+_MARKDOWN_MATH = re.compile(
+    r"(?P<code>```.*?```|~~~.*?~~~|`[^`\n]*`)"
+    r"|\$\$(?P<display>.+?)\$\$"
+    r"|\\\[(?P<display_bracket>.+?)\\\]"
+    r"|(?<![\\$])\$(?=\S)(?P<inline>[^$\n]+?)(?<![\s\\])\$(?!\d)"
+    r"|\\\((?P<inline_paren>.+?)\\\)",
+    re.DOTALL,
+)
+
+
+class SubmissionError(Exception):
+    """The bundle is not ready to submit; the message lists every problem found."""
+
+
+def check_toolchain():
+    """Raise SubmissionError naming whatever the PDF toolchain lacks, with the fix."""
+    problems = []
+    for module in ("nbformat", "nbconvert", "ziamath", "weasyprint"):
+        try:
+            __import__(module)
+        except ImportError:
+            problems.append(f"the Python package {module} is not installed")
+        except OSError as error:  # WeasyPrint loads Pango when imported
+            problems.append(f"{module} cannot load a system library ({error})")
+    if problems:
+        raise SubmissionError(
+            "the PDF toolchain is incomplete:\n" + "\n".join(f"  {problem}" for problem in problems)
+            + "\nInstall it with: pip install -r requirements.txt (on Colab: pip install weasyprint ziamath);"
+            "\non a bare Debian/Ubuntu also: apt-get install libpango-1.0-0 libpangoft2-1.0-0"
+        )
+
+
+def missing_files(root):
+    """Return the required files (paths relative to ``root``) that do not exist."""
+    root = Path(root)
+    return [name for name in REQUIRED_CODE + NOTEBOOKS if not (root / name).is_file()]
+
+
+def _cell_label(index, cell):
+    first_line = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
+    if len(first_line) > 50:
+        first_line = first_line[:47] + "..."
+    return f"cell {index} ({first_line!r})" if first_line else f"cell {index}"
+
+
+def answer_is_filled(source):
+    """True when an inline-answer cell holds more than the prompt and the placeholder."""
+    text = source.replace(ANSWER_PROMPT, "").replace(ANSWER_PLACEHOLDER, "")
+    return bool(text.strip())
+
+
+def is_answer_cell(cell):
+    """Inline-answer cells are tagged; untagged cells that start with the prompt count too."""
+    if cell.cell_type != "markdown":
+        return False
+    tags = cell.get("metadata", {}).get("tags", [])
+    return ANSWER_TAG in tags or cell.source.lstrip().startswith(ANSWER_PROMPT)
+
+
+def notebook_problems(path):
+    """List what keeps one notebook from being submitted, each naming the notebook and cell.
+
+    A notebook passes when every non-empty code cell has run, the execution counts rise
+    from top to bottom (one clean "Restart and Run All"), no output is an error, and every
+    inline-answer cell has been filled in.
+    """
+    import nbformat
+
+    path = Path(path)
+    try:
+        notebook = nbformat.read(path, as_version=4)
+    except Exception as error:  # any parse failure means the file cannot be graded
+        return [f"{path.name}: cannot be read as a notebook ({error})"]
+
+    problems = []
+    code_cells = [
+        (index, cell)
+        for index, cell in enumerate(notebook.cells, start=1)
+        if cell.cell_type == "code" and cell.source.strip()
+    ]
+    if code_cells and all(cell.get("execution_count") is None for _, cell in code_cells):
+        problems.append(f"{path.name}: has not been executed (no code cell has run)")
+    else:
+        last_count, last_label = 0, None
+        for index, cell in code_cells:
+            label = f"{path.name}, {_cell_label(index, cell)}"
+            count = cell.get("execution_count")
+            if count is None:
+                problems.append(f"{label}: has not been run")
+            elif count <= last_count:
+                problems.append(
+                    f"{label}: ran out of order (execution count {count} after "
+                    f"{last_count} in {last_label}); restart the kernel and run all cells"
+                )
+            if count is not None:
+                last_count, last_label = max(last_count, count), f"cell {index}"
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    problems.append(
+                        f"{label}: raised {output.get('ename', 'an error')}: "
+                        f"{output.get('evalue', '')}".rstrip(": ")
+                    )
+    for index, cell in enumerate(notebook.cells, start=1):
+        if is_answer_cell(cell) and not answer_is_filled(cell.source):
+            problems.append(f"{path.name}, cell {index}: inline question answer is empty")
+    return problems
+
+
+def code_files(root):
+    """The package's source files, relative to ``root``, in a stable order."""
+    root = Path(root)
+    files = []
+    for path in sorted((root / PACKAGE_DIR).rglob("*")):
+        relative = path.relative_to(root)
+        if path.suffix in CODE_SUFFIXES and path.is_file() and not SKIPPED_DIRS & set(relative.parts):
+            files.append(relative)
+    return files
+
+
+def write_zip(root, destination):
+    """Write the notebooks and package sources of ``root`` to the zip file ``destination``."""
+    root = Path(root)
+    members = [Path(name) for name in NOTEBOOKS] + code_files(root)
+    with zipfile.ZipFile(destination, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for member in members:
+            archive.write(root / member, member.as_posix())
+    return [member.as_posix() for member in members]
+
+
+def _math_image(tex, display):
+    """Render one TeX expression as an ``<img>`` holding an SVG, or as code if it fails."""
+    import ziamath
+
+    try:
+        svg = ziamath.Latex(tex.strip(), size=MATH_FONT_SIZE, inline=not display).svg()
+    except Exception:  # TeX that ziamath cannot parse is still shown, as source
+        return f"<code>{html.escape(tex)}</code>"
+    # The viewBox is "x y width height" with the baseline at y = 0; shifting the image
+    # down by its depth below the baseline lines inline math up with the text.
+    view_box = re.search(r'viewBox="([^"]+)"', svg).group(1).split()
+    depth = float(view_box[1]) + float(view_box[3])
+    data = base64.b64encode(svg.encode()).decode()
+    css_class = "math-display" if display else "math-inline"
+    style = "" if display else f' style="vertical-align: {-depth:.2f}px"'
+    return f'<img class="{css_class}"{style} alt="{html.escape(tex)}" src="data:image/svg+xml;base64,{data}">'
+
+
+def render_markdown_math(source):
+    """Replace the TeX math in a markdown cell by images, leaving code untouched."""
+
+    def replace(match):
+        if match.group("code") is not None:
+            return match.group("code")
+        display = match.group("display") or match.group("display_bracket")
+        if display is not None:
+            return "\n\n" + _math_image(display, display=True) + "\n\n"
+        return _math_image(match.group("inline") or match.group("inline_paren"), display=False)
+
+    return _MARKDOWN_MATH.sub(replace, source)
+
+
+def notebook_html(path):
+    """The body of one notebook as HTML, with its math already rendered."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = render_markdown_math(cell.source)
+    exporter = HTMLExporter(template_name="basic")
+    exporter.log.setLevel(logging.ERROR)  # plots carry no alt text; nothing to act on
+    body, _ = exporter.from_notebook_node(notebook)
+    name = html.escape(Path(path).name)
+    return f'<section class="notebook"><div class="notebook-name">{name}</div>{body}</section>'
+
+
+def write_pdf(notebook_paths, destination):
+    """Print the notebooks, in the given order, into one PDF at ``destination``; return its page count."""
+    from pygments.formatters import HtmlFormatter
+    from weasyprint import HTML
+
+    # WeasyPrint warns about optional font libraries on every font; only errors matter here.
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    highlight_css = HtmlFormatter(style="default").get_style_defs(".highlight")
+    sections = "\n".join(notebook_html(path) for path in notebook_paths)
+    document = (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<style>{PAGE_CSS}\n{highlight_css}</style></head><body>{sections}</body></html>"
+    )
+    rendered = HTML(string=document, base_url=str(Path(notebook_paths[0]).parent)).render()
+    rendered.write_pdf(destination)
+    return len(rendered.pages)
+
+
+def _temporary_path(directory, final_name):
+    handle, name = tempfile.mkstemp(prefix=f".{final_name}.", suffix=".tmp", dir=directory)
+    os.close(handle)
+    # mkstemp makes the file private; give it the permissions a plain new file would get.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(name, 0o666 & ~umask)
+    return Path(name)
+
+
+def collect(root=".", force=False, report=print):
+    """Check the bundle in ``root`` and write the zip and the PDF next to it.
+
+    Returns the paths of the two files. Raises SubmissionError listing every problem;
+    with ``force`` the notebook problems become warnings (missing files never do).
+    """
+    root = Path(root).resolve()
+    missing = missing_files(root)
+    if missing:
+        raise SubmissionError("required files are missing:\n" + "\n".join(f"  {name}" for name in missing))
+
+    problems = [problem for name in NOTEBOOKS for problem in notebook_problems(root / name)]
+    if problems:
+        listing = "\n".join(f"  {problem}" for problem in problems)
+        if not force:
+            raise SubmissionError(
+                "the notebooks are not ready:\n" + listing
+                + "\nFix these (or pass --force to submit anyway, at your own risk)."
+            )
+        report("WARNING: collecting anyway (--force) despite:\n" + listing)
+
+    zip_path, pdf_path = root / ZIP_NAME, root / PDF_NAME
+    zip_temporary = _temporary_path(root, ZIP_NAME)
+    pdf_temporary = _temporary_path(root, PDF_NAME)
+    report("All checks passed; writing the zip and the PDF (the PDF takes a minute)...")
+    try:
+        members = write_zip(root, zip_temporary)
+        page_count = write_pdf([root / name for name in NOTEBOOKS], pdf_temporary)
+        os.replace(zip_temporary, zip_path)
+        os.replace(pdf_temporary, pdf_path)
+    finally:
+        zip_temporary.unlink(missing_ok=True)
+        pdf_temporary.unlink(missing_ok=True)
+
+    report(f"Wrote {ZIP_NAME} with {len(members)} files:")
+    for member in members:
+        report(f"  {member}")
+    report(f"Wrote {PDF_NAME} ({page_count} pages).")
+    report("Upload both files to the grading site.")
+    return zip_path, pdf_path
+
+
+def _exit_on_terminate(signal_number, frame):
+    # Turn SIGTERM into an exception so that collect() removes its temporary files.
+    raise SystemExit(128 + signal_number)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", default=".", help="the assignment folder (default: current folder)")
+    parser.add_argument(
+        "--force", action="store_true",
+        help="write the files even if notebooks are unexecuted, failing or unanswered",
+    )
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_terminate)
+    try:
+        check_toolchain()
+        collect(args.root, force=args.force)
+    except SubmissionError as error:
+        print(f"ERROR: {error}", file=sys.stderr)
+        print("Nothing was written.", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
