@@ -234,7 +234,7 @@ def test_markdown_math_rendering_leaves_code_and_prices_alone():
 def test_shell_wrapper_exits_nonzero_on_missing_file(bundle):
     shutil.copy(REPO_ROOT / "collectSubmission.sh", bundle)
     (bundle / "tools").mkdir()
-    for name in ("__init__.py", "collect_submission.py"):
+    for name in ("__init__.py", "bundle.py", "collect_submission.py"):
         shutil.copy(REPO_ROOT / "tools" / name, bundle / "tools")
     (bundle / "cs231n" / "layers.py").unlink()
     environment = dict(os.environ, CS231N_VENV=sys.prefix)

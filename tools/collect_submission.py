@@ -26,20 +26,14 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from .bundle import NOTEBOOKS
+
 REQUIRED_CODE = (
     "cs231n/layers.py",
     "cs231n/classifiers/fc_net.py",
     "cs231n/classifiers/cnn.py",
     "cs231n/optim.py",
     "cs231n/solver.py",
-)
-# The order of the notebooks in the PDF.
-NOTEBOOKS = (
-    "FullyConnectedNets.ipynb",
-    "BatchNormalization.ipynb",
-    "Dropout.ipynb",
-    "ConvolutionalNetworks.ipynb",
-    "PyTorch.ipynb",
 )
 ZIP_NAME = "a2_code_submission.zip"
 PDF_NAME = "a2_inline_submission.pdf"

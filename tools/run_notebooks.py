@@ -16,14 +16,9 @@ from pathlib import Path
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
+from .bundle import NOTEBOOKS
+
 BUNDLE_ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = (
-    "FullyConnectedNets.ipynb",
-    "BatchNormalization.ipynb",
-    "Dropout.ipynb",
-    "ConvolutionalNetworks.ipynb",
-    "PyTorch.ipynb",
-)
 
 
 def format_duration(seconds):
