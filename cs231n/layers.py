@@ -487,7 +487,9 @@ def dropout_forward(x, dropout_param):
     if mode == "train":
         # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         seed = dropout_param.get("seed")
-        rng = np.random if seed is None else np.random.default_rng(seed)
+        # A private legacy generator: the same masks as seeding NumPy's global one (the
+        # seeds' expected values rely on them) without disturbing the caller's state.
+        rng = np.random if seed is None else np.random.RandomState(seed)
         mask = ((rng.random(x.shape) < p) / p).astype(x.dtype, copy=False)
         out = x * mask
         # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
@@ -580,19 +582,21 @@ def conv_forward_naive(x, w, b, conv_param):
     _check_conv_shapes(x, w, b)
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     stride, pad = conv_param["stride"], conv_param["pad"]
+    num_samples = x.shape[0]
     num_filters, _, field_height, field_width = w.shape
     out_height, out_width = sliding_output_shape(x.shape[2:], w.shape[2:], stride, pad)
     x_padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    out = np.empty((x.shape[0], num_filters, out_height, out_width),
+    out = np.empty((num_samples, num_filters, out_height, out_width),
                    dtype=np.result_type(x, w, b))
-    for row in range(out_height):
-        top = row * stride
-        for col in range(out_width):
-            left = col * stride
-            window = x_padded[:, :, top:top + field_height, left:left + field_width]
-            # One output pixel for every sample and filter: dot each (C, HH, WW) window
-            # with each filter.
-            out[:, :, row, col] = np.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3])) + b
+    # The definition, one output value at a time: the filter times the window under it.
+    for n in range(num_samples):
+        for f in range(num_filters):
+            for row in range(out_height):
+                top = row * stride
+                for col in range(out_width):
+                    left = col * stride
+                    window = x_padded[n, :, top:top + field_height, left:left + field_width]
+                    out[n, f, row, col] = np.sum(window * w[f]) + b[f]
     # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     cache = (x, w, b, conv_param)
     return out, cache
@@ -612,21 +616,24 @@ def conv_backward_naive(dout, cache):
     x, w, b, conv_param = cache
     stride, pad = conv_param["stride"], conv_param["pad"]
     _, _, field_height, field_width = w.shape
-    _, _, out_height, out_width = dout.shape
+    num_samples, num_filters, out_height, out_width = dout.shape
     x_padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     dx_padded = np.zeros(x_padded.shape, dtype=np.result_type(x, dout))
     dw = np.zeros(w.shape, dtype=np.result_type(w, dout))
     db = dout.sum(axis=(0, 2, 3))
-    for row in range(out_height):
-        top = row * stride
-        for col in range(out_width):
-            left = col * stride
-            rows = slice(top, top + field_height)
-            cols = slice(left, left + field_width)
-            grad = dout[:, :, row, col]  # (N, F)
-            dw += np.tensordot(grad, x_padded[:, :, rows, cols], axes=([0], [0]))
-            # Overlapping windows add their contributions to the same input pixels.
-            dx_padded[:, :, rows, cols] += np.tensordot(grad, w, axes=([1], [0]))
+    # Each output value came from one window and one filter, so its gradient flows back
+    # to exactly those; overlapping windows add up in dx.
+    for n in range(num_samples):
+        for f in range(num_filters):
+            for row in range(out_height):
+                top = row * stride
+                for col in range(out_width):
+                    left = col * stride
+                    rows = slice(top, top + field_height)
+                    cols = slice(left, left + field_width)
+                    grad = dout[n, f, row, col]
+                    dw[f] += grad * x_padded[n, :, rows, cols]
+                    dx_padded[n, :, rows, cols] += grad * w[f]
     dx = dx_padded[:, :, pad:pad + x.shape[2], pad:pad + x.shape[3]]
     # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     return dx, dw, db
