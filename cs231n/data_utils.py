@@ -43,8 +43,6 @@ def load_CIFAR_batch(filename):
         pixels = np.asarray(batch["data"], dtype=np.uint8)
         labels = np.asarray(batch["labels"], dtype=np.int64)
         images = pixels.reshape(-1, *IMAGE_SHAPE)
-    except FileNotFoundError:
-        raise
     except (EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError,
             AttributeError, IndexError, MemoryError) as exc:
         raise CIFAR10FormatError(
@@ -76,14 +74,22 @@ def load_CIFAR10(ROOT):
 
 
 def split_sizes(num_available_train, num_available_test, num_training, num_validation, num_test):
-    """Shrink the requested split sizes to what the data holds.
+    """The split sizes to use: those requested when the data holds them, else smaller ones.
 
-    The validation split keeps its requested size while it is at most a fifth of the
-    training images; the training split gets what is left.
+    When the training batches hold fewer than num_training + num_validation images, the
+    validation split keeps its requested size as long as that is at most a fifth of
+    them, and the training split gets the rest.
     """
-    val = min(num_validation, num_available_train // 5)
-    train = min(num_training, num_available_train - val)
+    train, val = num_training, num_validation
+    if train + val > num_available_train:
+        val = min(num_validation, num_available_train // 5)
+        train = min(num_training, num_available_train - val)
     test = min(num_test, num_available_test)
+    if (num_training and not train) or (num_validation and not val) or (num_test and not test):
+        raise ValueError(
+            f"{num_available_train} training and {num_available_test} test images are too "
+            f"few for train/val/test splits of {num_training}/{num_validation}/{num_test}."
+        )
     return train, val, test
 
 

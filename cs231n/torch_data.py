@@ -61,7 +61,7 @@ def random_crop_flip(images, padding=4):
 
     Each image is reflect-padded by `padding` pixels on every side and a window of the
     original size is cut out at a random offset (a random crop), then mirrored left-right
-    with probability 1/2. Labels are untouched: the i-th output is a view of the i-th input.
+    with probability 1/2. Labels are untouched: the i-th output comes from the i-th input.
     """
     if images.ndim != 4:
         raise ValueError(f"expected images of shape (N, C, H, W), got {tuple(images.shape)}")

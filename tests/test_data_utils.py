@@ -66,6 +66,16 @@ def test_split_sizes(available, expected):
     assert split_sizes(*available, 49000, 1000, 1000) == expected
 
 
+def test_split_sizes_keep_requests_that_fit():
+    assert split_sizes(50000, 10000, 500, 20000, 10) == (500, 20000, 10)
+    assert split_sizes(5170, 1017, 500, 3000, 100) == (500, 3000, 100)
+
+
+def test_split_sizes_refuse_empty_splits():
+    with pytest.raises(ValueError, match="too few"):
+        split_sizes(4, 10, 49000, 1000, 1000)
+
+
 def test_truncated_batch_names_the_file(synthetic_cifar):
     path = synthetic_cifar / "data_batch_3"
     path.write_bytes(path.read_bytes()[:5000])

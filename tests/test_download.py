@@ -154,3 +154,17 @@ def test_get_datasets_script_honours_the_setting(tmp_path, synthetic_cifar):
     )
     assert result.returncode == 0, result.stderr
     assert f"already in {synthetic_cifar}" in result.stdout
+
+
+def test_missing_local_archive_is_an_error_not_a_download(tmp_path):
+    dest = tmp_path / "data" / "cifar-10-batches-py"
+    with pytest.raises(dl.DatasetError, match="No archive at"):
+        dl.ensure_cifar10(dest, archive=tmp_path / "typo.tar.gz", url="http://127.0.0.1:9/x")
+    assert leftovers(dest.parent) == []
+
+
+def test_destination_that_is_a_file_is_named(tmp_path):
+    dest = tmp_path / "cifar-10-batches-py"
+    dest.write_text("not a folder")
+    with pytest.raises(dl.DatasetError, match="is a file"):
+        dl.ensure_cifar10(dest)

@@ -92,3 +92,24 @@ def test_fully_connected_net_with_dropout_gradients(keep_ratio):
     for name in sorted(grads):
         numeric = eval_numerical_gradient(lambda _: model.loss(X, y)[0], model.params[name], verbose=False, h=1e-5)
         assert rel_error(numeric, grads[name]) < 1e-4, name
+
+
+def test_seeded_mask_matches_the_reference_generator(x):
+    # The seeds' printed values come from masks drawn as np.random.seed(s); np.random.rand(...).
+    out, _ = dropout_forward(x, {"mode": "train", "p": 0.3, "seed": 123})
+    kept = np.random.RandomState(123).rand(*x.shape) < 0.3
+    np.testing.assert_array_equal(out, np.where(kept, x / 0.3, 0))
+
+
+def test_fully_connected_net_dropout_loss_matches_seed():
+    from cs231n.classifiers.fc_net import FullyConnectedNet
+
+    np.random.seed(231)
+    X = np.random.randn(2, 15)
+    y = np.random.randint(10, size=(2,))
+    FullyConnectedNet([20, 30], input_dim=15, num_classes=10, weight_scale=5e-2,
+                      dtype=np.float64, dropout_keep_ratio=1, seed=123)
+    model = FullyConnectedNet([20, 30], input_dim=15, num_classes=10, weight_scale=5e-2,
+                              dtype=np.float64, dropout_keep_ratio=0.75, seed=123)
+    loss, _ = model.loss(X, y)
+    assert np.isclose(loss, 2.302371489704412, rtol=0, atol=1e-12)

@@ -45,6 +45,17 @@ def test_full_mode_runs_in_place(notebooks):
     assert "21000" in outputs_text(passing)
 
 
+def test_full_run_after_an_in_place_smoke_run_is_full_again(notebooks):
+    passing, _ = notebooks
+    assert run_notebooks.main([str(passing), "--smoke"]) == 0
+    assert "42" in outputs_text(passing)
+    assert run_notebooks.main([str(passing)]) == 0
+    assert "21000" in outputs_text(passing)
+    tags = [tag for cell in nbformat.read(passing, as_version=4).cells
+            for tag in cell.metadata.get("tags", [])]
+    assert "injected-parameters" not in tags
+
+
 def test_failure_names_notebook_and_cell_and_exits_non_zero(notebooks, tmp_path, capsys):
     passing, failing = notebooks
     code = run_notebooks.main([str(failing), str(passing), "--smoke", "--output-dir", str(tmp_path / "out")])

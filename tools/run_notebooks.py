@@ -13,12 +13,14 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
 from .bundle import NOTEBOOKS
 
 BUNDLE_ROOT = Path(__file__).resolve().parent.parent
+INJECTED_TAG = "injected-parameters"
 
 
 def format_duration(seconds):
@@ -30,9 +32,21 @@ def describe_failure(exc):
     """One line naming the failing cell, from papermill's execution error."""
     if isinstance(exc, PapermillExecutionError):
         first_line = exc.source.strip().splitlines()[0] if exc.source.strip() else ""
-        return (f"cell {exc.cell_index} (execution count {exc.exec_count}, "
+        return (f"cell {exc.cell_index + 1} (execution count {exc.exec_count}, "
                 f"starting {first_line!r}): {exc.ename}: {exc.evalue}")
     return f"{type(exc).__name__}: {exc}"
+
+
+def without_injected_parameters(path):
+    """The notebook at path minus any parameters cell that papermill injected earlier.
+
+    A smoke run in place leaves papermill's `SMOKE = True` cell behind; dropping it makes
+    every run start from the notebook's own parameters cell.
+    """
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells = [cell for cell in notebook.cells
+                      if INJECTED_TAG not in cell.metadata.get("tags", [])]
+    return notebook
 
 
 def run_notebook(path, output, smoke, cell_timeout):
@@ -40,7 +54,8 @@ def run_notebook(path, output, smoke, cell_timeout):
     parameters = {"SMOKE": True} if smoke else {}
     try:
         papermill.execute_notebook(
-            str(path), str(output), parameters=parameters, cwd=str(path.parent),
+            without_injected_parameters(path), str(output), parameters=parameters,
+            cwd=str(path.parent),
             kernel_name="python3", progress_bar=True, execution_timeout=cell_timeout,
         )
     except Exception as exc:  # a failure in one notebook must not hide the others

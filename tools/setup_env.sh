@@ -22,8 +22,14 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 stamp="$venv/.cs231n-install-stamp"
-wanted="$(cat requirements.txt pyproject.toml setup.py cs231n/im2col_cython.pyx | sha256sum | cut -d' ' -f1)"
-if [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ]; then
+wanted="$("$base_python" -c 'import hashlib, sys
+digest = hashlib.sha256()
+for name in sys.argv[1:]:
+    digest.update(open(name, "rb").read())
+print(digest.hexdigest())' requirements.txt pyproject.toml setup.py cs231n/im2col_cython.pyx)"
+# Reinstalling also rebuilds the extension, should its compiled file have gone missing.
+if [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ] \
+    && "$venv/bin/python" -c 'import cs231n.im2col_cython' 2>/dev/null; then
     echo "Environment $venv is up to date."
     exit 0
 fi

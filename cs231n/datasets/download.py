@@ -135,6 +135,10 @@ def ensure_cifar10(dest=None, archive=None, url=CIFAR10_URL, size=CIFAR10_SIZE, 
     deleted once extracted.
     """
     dest = Path(dest) if dest is not None else cifar10_dir()
+    if dest.exists() and not dest.is_dir():
+        raise DatasetError(f"{dest} is a file, not a folder for the CIFAR-10 batches.")
+    if archive is not None and not Path(archive).is_file():
+        raise DatasetError(f"No archive at {archive}: check the path given with --archive.")
     if is_complete(dest):
         print(f"CIFAR-10 is already in {dest}")
         return dest
