@@ -99,7 +99,9 @@ def max_pool_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
                      Py_ssize_t pool_width, Py_ssize_t stride):
     """Window maxima of x into out (N, C, H', W'); argmax gets each winner's y * W + x.
 
-    Ties go to the first maximum in row-major order within the window.
+    Ties go to the first maximum in row-major order within the window. A NaN wins
+    over every number and the first NaN wins over later ones, as with np.argmax, so
+    the result matches the naive layer and the NumPy fallback.
     """
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], W = x.shape[3]
     cdef Py_ssize_t out_h = out.shape[2], out_w = out.shape[3]
@@ -117,7 +119,9 @@ def max_pool_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
                         for y in range(top, top + pool_height):
                             for xx in range(left, left + pool_width):
                                 value = x[n, c, y, xx]
-                                if value > best:
+                                # best != best once it is NaN: nothing replaces it then.
+                                # value != value takes the first NaN seen.
+                                if best == best and (value > best or value != value):
                                     best = value
                                     best_index = y * W + xx
                         out[n, c, oy, ox] = best

@@ -2,7 +2,6 @@
 import copy
 import os
 import pickle
-import tempfile
 import warnings
 
 import numpy as np
@@ -42,12 +41,15 @@ class Solver:
 
     Checkpoints and resuming: with checkpoint_name set, the full training state
     (model, per-parameter optimizer state, histories, best parameters, the
-    minibatch sampler's random state and the iteration counter) is written after
-    every evaluation to "{checkpoint_name}_epoch_{epoch}.pkl". Each file is written to
-    a temporary file first and then renamed into place, so a crash mid-write never
-    leaves a truncated checkpoint under the final name. ``Solver.load_checkpoint(path, data)`` rebuilds a solver from such a
-    file; calling train() on it continues exactly where the saved run stopped
-    (pass num_epochs=... to train for longer than originally planned).
+    minibatch sampler's random state, NumPy's global random state and the
+    iteration counter) is written after every evaluation to
+    "{checkpoint_name}_epoch_{epoch}.pkl". Each file is written to a temporary file
+    first and then renamed into place, so a crash mid-write never leaves a truncated
+    checkpoint under the final name. ``Solver.load_checkpoint(path, data)`` rebuilds a
+    solver from such a file; calling train() on it continues exactly where the saved
+    run stopped (pass num_epochs=... to train for longer than originally planned).
+    Loading a checkpoint also restores NumPy's global random state (np.random), since
+    layers such as dropout without a seed draw from it.
 
     Training stops early, with a RuntimeWarning naming the iteration, when the loss
     becomes NaN or infinite; the model then keeps the best parameters seen so far
@@ -73,7 +75,9 @@ class Solver:
           None uses all of them. Default 1000.
         - num_val_samples: validation examples used to measure validation accuracy;
           None uses all of them. Default None.
-        - checkpoint_name: file name prefix for checkpoints; None saves none.
+        - checkpoint_name: file name prefix for checkpoints; None saves none. The
+          update rule is saved with them, so it must be picklable: a rule name or
+          a function defined at module level, not a lambda or nested function.
         - print_every: print the training loss every this many iterations. Default 10.
         - verbose: print progress and show a progress bar. Default True.
         """
@@ -107,8 +111,22 @@ class Solver:
             self.update_rule = getattr(optim, self.update_rule)
         elif not callable(self.update_rule):
             raise ValueError(f"update_rule must be a name or a callable, got {self.update_rule!r}")
+        if self.checkpoint_name is not None:
+            self._check_update_rule_picklable()
 
         self._reset()
+
+    def _check_update_rule_picklable(self):
+        """Fail now rather than at the first checkpoint, mid-training."""
+        try:
+            pickle.dumps(self.update_rule)
+        except (pickle.PicklingError, AttributeError, TypeError) as error:
+            raise ValueError(
+                f"checkpoint_name is set but update_rule {self.update_rule!r} cannot be "
+                f"pickled into a checkpoint ({error}); pass a rule name such as \"adam\" "
+                f"or a function defined at module level instead of a lambda or nested "
+                f"function"
+            ) from error
 
     def _reset(self):
         """Set up the bookkeeping variables for a fresh optimization run."""
@@ -167,6 +185,8 @@ class Solver:
             "best_bn_params": self.best_bn_params,
             "optim_configs": self.optim_configs,
             "rng_state": self.rng.get_state(),
+            # Dropout without a seed draws its masks from the global generator.
+            "numpy_global_state": np.random.get_state(),
         }
 
     def _save_checkpoint(self):
@@ -174,16 +194,20 @@ class Solver:
         if self.checkpoint_name is None:
             return None
         filename = f"{self.checkpoint_name}_epoch_{self.epoch}.pkl"
-        directory = os.path.dirname(os.path.abspath(filename))
         if self.verbose:
             tqdm.write(f'Saving checkpoint to "{filename}"')
-        handle, temp_path = tempfile.mkstemp(dir=directory, suffix=".tmp")
+        # A plain open() next to the target (not mkstemp, which creates mode 0600)
+        # gives the checkpoint the permissions of any other file the user writes.
+        temp_path = f"{filename}.tmp"
         try:
-            with os.fdopen(handle, "wb") as f:
+            with open(temp_path, "wb") as f:
                 pickle.dump(self._checkpoint_state(), f)
+                f.flush()
+                os.fsync(f.fileno())
             os.replace(temp_path, filename)
         except BaseException:
-            os.remove(temp_path)
+            if os.path.exists(temp_path):
+                os.remove(temp_path)
             raise
         return filename
 
@@ -198,7 +222,8 @@ class Solver:
           print_every, checkpoint_name).
 
         Returns a Solver whose model (solver.model) and state are those of the
-        checkpoint; its train() continues from the saved iteration.
+        checkpoint; its train() continues from the saved iteration. NumPy's global
+        random state (np.random) is set to the one saved in the checkpoint.
         """
         with open(path, "rb") as f:
             state = pickle.load(f)
@@ -219,6 +244,8 @@ class Solver:
         ):
             setattr(solver, name, state[name])
         solver.rng.set_state(state["rng_state"])
+        # After constructing the solver, whose _reset() draws from the global state.
+        np.random.set_state(state["numpy_global_state"])
         return solver
 
     def check_accuracy(self, X, y, num_samples=None, batch_size=100):
@@ -295,11 +322,14 @@ class Solver:
                 epoch_end = (t + 1) % iterations_per_epoch == 0
                 if epoch_end:
                     self.epoch += 1
+                    # A custom update rule may have no learning rate to decay.
                     for config in self.optim_configs.values():
-                        config["learning_rate"] *= self.lr_decay
+                        if "learning_rate" in config:
+                            config["learning_rate"] *= self.lr_decay
 
-                # Evaluate once after the very first step and at every epoch end.
-                if t == 0 or epoch_end or t == num_iterations - 1:
+                # Evaluate once after the very first step and at every epoch end
+                # (the last step always ends an epoch).
+                if t == 0 or epoch_end:
                     self._evaluate()
 
         if self.best_params:

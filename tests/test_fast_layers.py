@@ -102,6 +102,26 @@ def test_fast_pool_ties_go_to_the_first_maximum(kernels):
     np.testing.assert_array_equal(dx, [[[[3.0, 0.0], [0.0, 0.0]]]])
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fast_pool_nan_wins_like_naive(kernels, dtype):
+    # Four 2x2 windows: a NaN after a number, two NaNs (the first must win), a NaN
+    # after a larger number, and no NaN at all.
+    nan = np.nan
+    x = np.array([[[[1, nan, nan, 5, 4, 9, 1, 2],
+                    [3, 2, nan, 7, 1, nan, 3, 4]]]], dtype=dtype)
+    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    out_naive, cache_naive = max_pool_forward_naive(x, pool_param)
+    out_fast, cache_fast = fast_layers.max_pool_forward_fast(x, pool_param)
+    np.testing.assert_array_equal(out_naive, [[[[nan, nan, nan, 4]]]])
+    np.testing.assert_array_equal(out_fast, out_naive)
+    # Distinct upstream gradients show which pixel each window routed to.
+    dout = np.array([[[[1.0, 2.0, 3.0, 4.0]]]], dtype=dtype)
+    expected = np.array([[[[0, 1, 2, 0, 0, 0, 0, 0],
+                           [0, 0, 0, 0, 0, 3, 0, 4]]]], dtype=dtype)
+    np.testing.assert_array_equal(max_pool_backward_naive(dout, cache_naive), expected)
+    np.testing.assert_array_equal(fast_layers.max_pool_backward_fast(dout, cache_fast), expected)
+
+
 def test_float32_stays_float32(kernels):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)

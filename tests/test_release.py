@@ -166,6 +166,30 @@ def test_release_notebook_is_stubbed_blanked_and_cleared(fixture_solution, tmp_p
     assert "return 7" not in cells[2].source
 
 
+def test_release_drops_cells_papermill_added(fixture_solution, tmp_path):
+    # As left by a smoke run in place that failed at the helper cell.
+    path = fixture_solution / "Mini.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    injected = nbformat.v4.new_code_cell("# Parameters\nSMOKE = True\n", execution_count=1,
+                                         metadata={"tags": ["injected-parameters"]})
+
+    def banner():
+        return nbformat.v4.new_markdown_cell('<span style="color:red">An Exception was encountered</span>',
+                                             metadata={"tags": ["papermill-error-cell-tag"]})
+
+    notebook.cells[1:1] = [banner(), injected]
+    notebook.cells.insert(4, banner())
+    nbformat.write(notebook, path)
+
+    out = tmp_path / "release"
+    release.make_release(fixture_solution, out)
+    cells = nbformat.read(out / "Mini.ipynb", as_version=4).cells
+    assert not any("SMOKE" in cell.source or "Exception was encountered" in cell.source for cell in cells)
+    assert [cell.cell_type for cell in cells] == ["markdown", "code", "code", "markdown", "markdown"]
+    # Placeholders name the cells by their place in the released notebook.
+    assert "Mini.ipynb, cell 3, helper: not implemented yet." in cells[2].source
+
+
 def test_release_rejects_unbalanced_markers_and_builds_nothing(fixture_solution, tmp_path):
     broken = OPS_SOURCE.replace(f"    {END}\n    return result", "    return result", 1)
     (fixture_solution / "cs231n" / "ops.py").write_text(broken)

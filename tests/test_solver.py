@@ -1,5 +1,7 @@
 """Solver: overfitting a tiny set, checkpoints and resuming, stopping on a diverged loss."""
+import os
 import pickle
+import stat
 
 import numpy as np
 import pytest
@@ -67,6 +69,32 @@ def test_accepts_update_rule_callable_and_rejects_unknown_options(small_data):
         Solver(make_model(), small_data, learnin_rate=1e-3)
     with pytest.raises(ValueError, match="update_rule"):
         Solver(make_model(), small_data, update_rule="sgd_with_magic")
+
+
+def plain_gradient_step(w, dw, config):
+    """An update rule whose config has no learning_rate; module level, so picklable."""
+    return w - config.setdefault("step_size", 1e-2) * dw, config
+
+
+def test_lr_decay_skips_configs_without_learning_rate(small_data):
+    np.random.seed(0)
+    solver = Solver(make_model(), small_data, update_rule=plain_gradient_step, lr_decay=0.9,
+                    num_epochs=2, batch_size=25, verbose=False)
+    solver.train()
+    assert solver.epoch == 2
+    assert all(config == {"step_size": 1e-2} for config in solver.optim_configs.values())
+
+
+def test_unpicklable_update_rule_with_checkpoints_fails_up_front(small_data, tmp_path):
+    def nested_rule(w, dw, config):
+        return w - 1e-2 * dw, config
+
+    for rule in (lambda w, dw, config: (w, config), nested_rule):
+        with pytest.raises(ValueError, match="cannot be pickled.*module level"):
+            Solver(make_model(), small_data, update_rule=rule, checkpoint_name=str(tmp_path / "run"))
+    # Without checkpoints nothing is pickled, so any callable will do.
+    Solver(make_model(), small_data, update_rule=nested_rule)
+    assert not list(tmp_path.iterdir())
 
 
 class RunningMeanRecorder(FullyConnectedNet):
@@ -147,6 +175,59 @@ def test_resumed_training_matches_uninterrupted_training(small_data, tmp_path):
     for name, value in straight.model.params.items():
         assert np.array_equal(resumed.model.params[name], value)
     assert (tmp_path / "resumed_epoch_4.pkl").exists()
+
+
+def train_dropout_with_checkpoints(data, checkpoint_name):
+    np.random.seed(2)
+    # No dropout seed: the masks come from NumPy's global random state.
+    model = FullyConnectedNet([30, 30], input_dim=INPUT_DIM, num_classes=NUM_CLASSES, weight_scale=0.1,
+                              dropout_keep_ratio=0.5, dtype=np.float64)
+    solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": 5e-3},
+                    num_epochs=4, batch_size=10, checkpoint_name=str(checkpoint_name), verbose=False)
+    solver.train()
+    return solver
+
+
+def test_resumed_dropout_training_matches_uninterrupted_training(small_data, tmp_path):
+    straight = train_dropout_with_checkpoints(small_data, tmp_path / "run")
+
+    # Whatever ran in between has moved the global random state on.
+    np.random.seed(99)
+    resumed = Solver.load_checkpoint(tmp_path / "run_epoch_2.pkl", small_data)
+    resumed.train()
+
+    assert resumed.loss_history == straight.loss_history
+    assert resumed.val_acc_history == straight.val_acc_history
+    for name, value in straight.model.params.items():
+        assert np.array_equal(resumed.model.params[name], value)
+
+
+def test_checkpoint_file_has_the_permissions_of_a_normal_file(small_data, tmp_path):
+    previous_umask = os.umask(0o022)
+    try:
+        train_with_checkpoints(small_data, tmp_path / "run", num_epochs=1)
+        (tmp_path / "normal").write_bytes(b"")
+    finally:
+        os.umask(previous_umask)
+    checkpoint_mode = stat.S_IMODE(os.stat(tmp_path / "run_epoch_1.pkl").st_mode)
+    assert checkpoint_mode == stat.S_IMODE(os.stat(tmp_path / "normal").st_mode)
+
+
+class UnpicklableModel(FullyConnectedNet):
+    """A model that cannot be written into a checkpoint."""
+
+    def __reduce__(self):
+        raise pickle.PicklingError("this model refuses to be pickled")
+
+
+def test_failed_checkpoint_write_leaves_no_temporary_file(small_data, tmp_path):
+    np.random.seed(0)
+    model = UnpicklableModel([30], input_dim=INPUT_DIM, num_classes=NUM_CLASSES, dtype=np.float64)
+    solver = Solver(model, small_data, num_epochs=1, batch_size=25, checkpoint_name=str(tmp_path / "run"),
+                    verbose=False)
+    with pytest.raises(pickle.PicklingError, match="refuses"):
+        solver.train()
+    assert not list(tmp_path.iterdir())
 
 
 def test_resume_can_extend_training(small_data, tmp_path):

@@ -114,6 +114,7 @@ def test_complete_bundle_gives_zip_and_pdf_in_order(bundle):
     assert "\\frac" not in text and "\\sum" not in text
     assert "$5" in text  # dollar signs inside code are not math
 
+    assert "All checks passed." in messages
     assert any("a2_inline_submission.pdf" in message and "pages" in message for message in messages)
     assert any("cs231n/layers.py" in message for message in messages)
     assert not list(bundle.glob(".a2_*"))
@@ -205,6 +206,72 @@ def test_force_collects_with_a_warning(bundle):
     zip_path, pdf_path = collector.collect(bundle, force=True, report=messages.append)
     assert zip_path.is_file() and pdf_path.is_file()
     assert messages[0].startswith("WARNING") and "FullyConnectedNets.ipynb, cell 4" in messages[0]
+    assert not any("All checks passed" in message for message in messages)
+
+
+def inject_parameters(source):
+    """Insert a code cell like the one papermill injects after the parameters, as if it ran first."""
+    def change(notebook):
+        for cell in notebook.cells:
+            if cell.cell_type == "code":
+                cell.execution_count += 1
+        injected = nbformat.v4.new_code_cell(source, execution_count=1,
+                                             metadata={"tags": [collector.INJECTED_PARAMETERS_TAG]})
+        notebook.cells.insert(1, injected)
+    return change
+
+
+def test_smoke_run_notebook_is_named(bundle):
+    edit_notebook(bundle, "Dropout.ipynb", inject_parameters("# Parameters\nSMOKE = True\n"))
+    problems = collector.notebook_problems(bundle / "Dropout.ipynb")
+    assert problems == [
+        "Dropout.ipynb, cell 2: was run in smoke mode (a cell tagged injected-parameters "
+        "sets SMOKE = True); run it again in full"
+    ]
+    with pytest.raises(collector.SubmissionError, match="Dropout.ipynb, cell 2: was run in smoke mode"):
+        collector.collect(bundle)
+    assert_nothing_written(bundle)
+
+    messages = []
+    zip_path, pdf_path = collector.collect(bundle, force=True, report=messages.append)
+    assert zip_path.is_file() and pdf_path.is_file()
+    assert messages[0].startswith("WARNING") and "smoke mode" in messages[0]
+
+
+@pytest.mark.parametrize("source", ["# Parameters\nSMOKE = False\n", "# Parameters\nSEED = 1\n"])
+def test_injected_parameters_without_smoke_pass(bundle, source):
+    edit_notebook(bundle, "Dropout.ipynb", inject_parameters(source))
+    assert collector.notebook_problems(bundle / "Dropout.ipynb") == []
+
+
+def test_papermill_error_banners_do_not_count_as_unexecuted_cells(bundle):
+    # papermill puts markdown banners, tagged like this, above and at a failed cell.
+    def add_banners(notebook):
+        for position in (0, 2):
+            notebook.cells.insert(position, nbformat.v4.new_markdown_cell(
+                '<span style="color:red">An Exception was encountered</span>',
+                metadata={"tags": ["papermill-error-cell-tag"]},
+            ))
+
+    edit_notebook(bundle, "Dropout.ipynb", add_banners)
+    assert collector.notebook_problems(bundle / "Dropout.ipynb") == []
+
+
+def test_failure_creating_a_temporary_file_leaves_none_behind(bundle, monkeypatch):
+    create = collector._temporary_path
+    calls = []
+
+    def second_fails(directory, final_name):
+        calls.append(final_name)
+        if len(calls) == 2:
+            raise OSError("no space left on device")
+        return create(directory, final_name)
+
+    monkeypatch.setattr(collector, "_temporary_path", second_fails)
+    with pytest.raises(OSError, match="no space left"):
+        collector.collect(bundle)
+    assert len(calls) == 2
+    assert_nothing_written(bundle)
 
 
 @pytest.mark.parametrize("interruption", [RuntimeError("disk full"), KeyboardInterrupt()])

@@ -5,7 +5,8 @@ Run from the assignment folder (``bash collectSubmission.sh`` calls this)::
     python -m tools.collect_submission [--force] [--root DIR]
 
 It checks that every required file exists, that every notebook was run top to bottom
-without an error and that every inline question has an answer. Then it writes
+without an error, for real rather than in the runner's smoke mode, and that every
+inline question has an answer. Then it writes
 
 * ``a2_code_submission.zip``: the five notebooks and the package's ``.py``/``.pyx`` files;
 * ``a2_inline_submission.pdf``: the five notebooks in order, with plots, and math rendered
@@ -40,6 +41,10 @@ PDF_NAME = "a2_inline_submission.pdf"
 ANSWER_TAG = "inline-answer"
 ANSWER_PROMPT = "**Your Answer:**"
 ANSWER_PLACEHOLDER = "*Write your answer here.*"
+# papermill injects its parameters as a code cell with this tag; the headless runner's
+# smoke mode passes SMOKE = True, which shrinks every experiment.
+INJECTED_PARAMETERS_TAG = "injected-parameters"
+_SMOKE_ON = re.compile(r"^\s*SMOKE\s*=\s*True\b", re.MULTILINE)
 PACKAGE_DIR = "cs231n"
 CODE_SUFFIXES = (".py", ".pyx")
 # Folders inside the package that never belong in the archive (the data itself lives
@@ -130,12 +135,22 @@ def is_answer_cell(cell):
     return ANSWER_TAG in tags or cell.source.lstrip().startswith(ANSWER_PROMPT)
 
 
+def is_smoke_parameters_cell(cell):
+    """True for a cell papermill injected that turns the notebook's smoke mode on."""
+    tags = cell.get("metadata", {}).get("tags", [])
+    return (cell.cell_type == "code" and INJECTED_PARAMETERS_TAG in tags
+            and _SMOKE_ON.search(cell.source) is not None)
+
+
 def notebook_problems(path):
     """List what keeps one notebook from being submitted, each naming the notebook and cell.
 
     A notebook passes when every non-empty code cell has run, the execution counts rise
-    from top to bottom (one clean "Restart and Run All"), no output is an error, and every
-    inline-answer cell has been filled in.
+    from top to bottom (one clean "Restart and Run All"), no output is an error, it was
+    not run in the headless runner's smoke mode, and every inline-answer cell has been
+    filled in. Only code cells count as run or not, so the markdown banners papermill
+    adds around a failed cell (tagged papermill-error-cell-tag) are not reported; the
+    error output of the failed cell is.
     """
     import nbformat
 
@@ -174,6 +189,11 @@ def notebook_problems(path):
                         f"{output.get('evalue', '')}".rstrip(": ")
                     )
     for index, cell in enumerate(notebook.cells, start=1):
+        if is_smoke_parameters_cell(cell):
+            problems.append(
+                f"{path.name}, cell {index}: was run in smoke mode (a cell tagged "
+                f"{INJECTED_PARAMETERS_TAG} sets SMOKE = True); run it again in full"
+            )
         if is_answer_cell(cell) and not answer_is_filled(cell.source):
             problems.append(f"{path.name}, cell {index}: inline question answer is empty")
     return problems
@@ -297,18 +317,24 @@ def collect(root=".", force=False, report=print):
             )
         report("WARNING: collecting anyway (--force) despite:\n" + listing)
 
+    if not problems:
+        report("All checks passed.")
+    report("Writing the zip and the PDF (the PDF takes a minute)...")
     zip_path, pdf_path = root / ZIP_NAME, root / PDF_NAME
-    zip_temporary = _temporary_path(root, ZIP_NAME)
-    pdf_temporary = _temporary_path(root, PDF_NAME)
-    report("All checks passed; writing the zip and the PDF (the PDF takes a minute)...")
+    temporaries = []
     try:
+        # Created inside the try, so a failure creating the second removes the first.
+        zip_temporary = _temporary_path(root, ZIP_NAME)
+        temporaries.append(zip_temporary)
+        pdf_temporary = _temporary_path(root, PDF_NAME)
+        temporaries.append(pdf_temporary)
         members = write_zip(root, zip_temporary)
         page_count = write_pdf([root / name for name in NOTEBOOKS], pdf_temporary)
         os.replace(zip_temporary, zip_path)
         os.replace(pdf_temporary, pdf_path)
     finally:
-        zip_temporary.unlink(missing_ok=True)
-        pdf_temporary.unlink(missing_ok=True)
+        for temporary in temporaries:
+            temporary.unlink(missing_ok=True)
 
     report(f"Wrote {ZIP_NAME} with {len(members)} files:")
     for member in members:
@@ -328,7 +354,7 @@ def main(argv=None):
     parser.add_argument("--root", default=".", help="the assignment folder (default: current folder)")
     parser.add_argument(
         "--force", action="store_true",
-        help="write the files even if notebooks are unexecuted, failing or unanswered",
+        help="write the files even if notebooks are unexecuted, failing, smoke-run or unanswered",
     )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _exit_on_terminate)

@@ -7,7 +7,9 @@
   ``raise NotImplementedError(...)`` naming the file (or notebook and cell), the function
   and what it should do; the marker lines stay. Every region raises, including those that
   only fill in a value, so each notebook stops exactly where the student has work to do.
-* Inline-answer cells go back to the bare prompt; every output is cleared.
+* Inline-answer cells go back to the bare prompt; every output is cleared; cells that
+  papermill added to a notebook it ran (injected parameters such as ``SMOKE = True``,
+  error banners) are dropped.
 * Everything else is copied as is, apart from environments, build products, datasets,
   caches, version control and submission files.
 """
@@ -24,6 +26,9 @@ START_MARKER = "# *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****"
 END_MARKER = "# *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****"
 ANSWER_TAG = "inline-answer"
 BLANK_ANSWER = "**Your Answer:** *Write your answer here.*"
+# Cells papermill inserts when it executes a notebook in place: its injected parameters
+# (the runner's smoke mode leaves SMOKE = True) and the banners around a failed cell.
+PAPERMILL_CELL_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
 
 # Names (of files or folders, at any depth) that stay out of the release.
 EXCLUDED_NAMES = (
@@ -157,10 +162,18 @@ def _nearest_heading(cells, index):
 
 
 def release_notebook(notebook, name):
-    """Stub the code regions, blank the answers and clear all outputs of a notebook node."""
+    """Stub the code regions, blank the answers and clear all outputs of a notebook node.
+
+    Cells that papermill added are dropped first, so cell numbers in the placeholder
+    messages are those of the released notebook.
+    """
     # Run records and widget state are outputs too.
     for key in ("papermill", "widgets"):
         notebook.metadata.pop(key, None)
+    notebook.cells = [
+        cell for cell in notebook.cells
+        if not PAPERMILL_CELL_TAGS & set(cell.metadata.get("tags", []))
+    ]
     for index, cell in enumerate(notebook.cells):
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
