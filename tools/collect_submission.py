@@ -27,7 +27,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .bundle import NOTEBOOKS
+from .bundle import ANSWER_TAG, INJECTED_PARAMETERS_TAG, NOTEBOOKS
 
 REQUIRED_CODE = (
     "cs231n/layers.py",
@@ -38,12 +38,8 @@ REQUIRED_CODE = (
 )
 ZIP_NAME = "a2_code_submission.zip"
 PDF_NAME = "a2_inline_submission.pdf"
-ANSWER_TAG = "inline-answer"
 ANSWER_PROMPT = "**Your Answer:**"
 ANSWER_PLACEHOLDER = "*Write your answer here.*"
-# papermill injects its parameters as a code cell with this tag; the headless runner's
-# smoke mode passes SMOKE = True, which shrinks every experiment.
-INJECTED_PARAMETERS_TAG = "injected-parameters"
 _SMOKE_ON = re.compile(r"^\s*SMOKE\s*=\s*True\b", re.MULTILINE)
 PACKAGE_DIR = "cs231n"
 CODE_SUFFIXES = (".py", ".pyx")

@@ -22,13 +22,12 @@ import sys
 import textwrap
 from pathlib import Path
 
+from .bundle import ANSWER_TAG, INJECTED_PARAMETERS_TAG, PAPERMILL_ERROR_TAG
+
 START_MARKER = "# *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****"
 END_MARKER = "# *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****"
-ANSWER_TAG = "inline-answer"
 BLANK_ANSWER = "**Your Answer:** *Write your answer here.*"
-# Cells papermill inserts when it executes a notebook in place: its injected parameters
-# (the runner's smoke mode leaves SMOKE = True) and the banners around a failed cell.
-PAPERMILL_CELL_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
+PAPERMILL_CELL_TAGS = {INJECTED_PARAMETERS_TAG, PAPERMILL_ERROR_TAG}
 
 # Names (of files or folders, at any depth) that stay out of the release.
 EXCLUDED_NAMES = (

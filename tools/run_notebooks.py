@@ -17,10 +17,9 @@ import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from .bundle import NOTEBOOKS
+from .bundle import INJECTED_PARAMETERS_TAG, NOTEBOOKS
 
 BUNDLE_ROOT = Path(__file__).resolve().parent.parent
-INJECTED_TAG = "injected-parameters"
 
 
 def format_duration(seconds):
@@ -45,7 +44,7 @@ def without_injected_parameters(path):
     """
     notebook = nbformat.read(path, as_version=4)
     notebook.cells = [cell for cell in notebook.cells
-                      if INJECTED_TAG not in cell.metadata.get("tags", [])]
+                      if INJECTED_PARAMETERS_TAG not in cell.metadata.get("tags", [])]
     return notebook
 
 
