@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .layers import _check_conv_shapes, sliding_output_shape
+from .shapes import check_conv_shapes as _check_conv_shapes, sliding_output_shape
 
 __all__ = ["conv_forward_fast", "conv_backward_fast",
            "max_pool_forward_fast", "max_pool_backward_fast"]

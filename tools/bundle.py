@@ -1,17 +1,159 @@
-"""Facts about the bundle that several tools share."""
+"""Conventions of the bundle that several tools share: the release generator, the
+submission collector, the notebook runner and the autograder all import them from here.
+"""
+import fnmatch
+import re
 
-# The assignment notebooks, in the order students work through them (and the PDF shows them).
-NOTEBOOKS = (
+# ---------------------------------------------------------------------------- notebooks
+
+# The assignment notebooks every submission holds, in the order students work through
+# them (and the PDF shows them).
+CORE_NOTEBOOKS = (
     "FullyConnectedNets.ipynb",
     "BatchNormalization.ipynb",
     "Dropout.ipynb",
     "ConvolutionalNetworks.ipynb",
-    "PyTorch.ipynb",
 )
+# The framework part: students do it in PyTorch, in TensorFlow, or in both. A submission
+# needs at least one of these; the PDF shows whichever exist, in this order.
+FRAMEWORK_NOTEBOOKS = ("PyTorch.ipynb", "TensorFlow.ipynb")
+# Every notebook of the bundle, in order.
+NOTEBOOKS = CORE_NOTEBOOKS + FRAMEWORK_NOTEBOOKS
 
-# The markdown cell that holds the answer to an inline question carries this tag.
-ANSWER_TAG = "inline-answer"
-# Cells papermill adds to a notebook it executes: its injected parameters (the runner's
-# smoke mode sets SMOKE = True there) and the banners around a failed cell.
+# The name of the notebooks' run-size parameter (papermill's "parameters" cell holds
+# ``SMOKE = False``; the runner's quick mode injects ``SMOKE = True``).
+SMOKE_PARAMETER = "SMOKE"
+
+# Cells papermill adds to a notebook it executes: its injected parameters and the
+# banners around a failed cell.
 INJECTED_PARAMETERS_TAG = "injected-parameters"
 PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
+
+# ---------------------------------------------------------------------------- student files
+
+# The files a student edits and submits. The autograder takes exactly these from a
+# submission and lays them over its own copy of the rest of the package.
+STUDENT_FILES = (
+    "cs231n/layers.py",
+    "cs231n/classifiers/fc_net.py",
+    "cs231n/classifiers/cnn.py",
+    "cs231n/optim.py",
+    "cs231n/solver.py",
+)
+
+# ---------------------------------------------------------------------------- markers
+
+# Student code sits between these two lines, in .py files and notebook code cells alike.
+START_MARKER = "# *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****"
+END_MARKER = "# *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****"
+# Code between these two lines exists only in the solution: the release drops the lines
+# and everything between them, as if the code had never been there.
+SOLUTION_ONLY_START = "# *****SOLUTION ONLY: START (the starter release drops this block)*****"
+SOLUTION_ONLY_END = "# *****SOLUTION ONLY: END*****"
+MARKER_LINES = (START_MARKER, END_MARKER, SOLUTION_ONLY_START, SOLUTION_ONLY_END)
+# Any line holding one of these words must be exactly one of the marker lines above.
+_MARKER_WORDS = re.compile(r"START OF YOUR CODE|END OF YOUR CODE|SOLUTION ONLY", re.IGNORECASE)
+
+
+class MarkerError(ValueError):
+    """A marker line is malformed, unbalanced or nested; the message names file and line."""
+
+
+def marker_kind(line):
+    """The marker a line is (one of MARKER_LINES), None for an ordinary line.
+
+    Raises MarkerError for a near miss: a line that mentions a marker's words but is not
+    exactly that marker (after stripping the indentation), such as a START marker with
+    a missing space, which a tool would otherwise silently treat as ordinary code.
+    """
+    stripped = line.strip()
+    if stripped in MARKER_LINES:
+        return stripped
+    if _MARKER_WORDS.search(line):
+        raise MarkerError(f"not an exact marker line: {stripped!r}")
+    return None
+
+
+def marker_regions(lines, where, start=START_MARKER, end=END_MARKER):
+    """(start, end) line indices of every ``start``/``end`` pair in ``lines``.
+
+    Checks every line for near-miss markers (see marker_kind), and that the pairs are
+    balanced, not nested and indented alike; any problem raises MarkerError naming
+    ``where`` (a file, or a notebook and cell) and the line number.
+    """
+    regions, opened = [], None
+    for index, line in enumerate(lines):
+        try:
+            kind = marker_kind(line)
+        except MarkerError as error:
+            raise MarkerError(f"{where}, line {index + 1}: {error}") from None
+        if kind == start:
+            if opened is not None:
+                raise MarkerError(f"{where}, line {index + 1}: START marker inside the region "
+                                  f"opened on line {opened + 1}")
+            opened = index
+        elif kind == end:
+            if opened is None:
+                raise MarkerError(f"{where}, line {index + 1}: END marker without a START marker")
+            if _indent(line) != _indent(lines[opened]):
+                raise MarkerError(f"{where}, line {index + 1}: END marker indented differently "
+                                  f"from its START marker on line {opened + 1}")
+            regions.append((opened, index))
+            opened = None
+    if opened is not None:
+        raise MarkerError(f"{where}, line {opened + 1}: START marker without an END marker")
+    return regions
+
+
+def _indent(line):
+    return line[: len(line) - len(line.lstrip())]
+
+
+# ---------------------------------------------------------------------------- answer cells
+
+# The markdown cell after each inline question that holds the student's answer: tagged
+# with ANSWER_TAG, and starting with ANSWER_PROMPT. Either one makes a cell an answer
+# cell, for every tool alike.
+ANSWER_TAG = "inline-answer"
+ANSWER_PROMPT = "**Your Answer:**"
+ANSWER_PLACEHOLDER = "*Write your answer here.*"
+BLANK_ANSWER = f"{ANSWER_PROMPT} {ANSWER_PLACEHOLDER}"
+
+
+def is_answer_cell(cell):
+    """True for an inline-answer cell: a markdown cell tagged ANSWER_TAG or starting with the prompt."""
+    if cell.get("cell_type") != "markdown":
+        return False
+    source = cell.get("source", "")
+    source = source if isinstance(source, str) else "".join(source)
+    tags = cell.get("metadata", {}).get("tags", [])
+    return ANSWER_TAG in tags or source.lstrip().startswith(ANSWER_PROMPT)
+
+
+def answer_is_filled(source):
+    """True when an answer cell holds more than the prompt and the placeholder."""
+    text = source.replace(ANSWER_PROMPT, "").replace(ANSWER_PLACEHOLDER, "")
+    return bool(text.strip())
+
+
+# ---------------------------------------------------------------------------- not part of a bundle
+
+# Names (of files or folders, at any depth) that are never part of a bundle: environments,
+# build products, caches, version control, datasets and downloads, submission products.
+# .gitignore mirrors this list; tests/test_bundle_conventions.py checks that it does.
+EXCLUDED_NAMES = (
+    ".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
+    ".ipynb_checkpoints", "*.so", "*.pyd", "*.py[cod]",
+    "cifar-10-batches-py", "cifar-10-python.tar.gz", "*.partial", ".cifar-10-*",
+    "a2_code_submission.zip", "a2_inline_submission.pdf",
+)
+# Build products that sit next to their sources.
+EXCLUDED_PATHS = ("cs231n/im2col_cython.c", "cs231n/im2col_cython.html")
+
+
+def is_excluded(relative_path):
+    """True for a path (relative to the bundle root, a pathlib.PurePath) that is not part of a bundle."""
+    if relative_path.as_posix() in EXCLUDED_PATHS:
+        return True
+    return any(fnmatch.fnmatch(part, pattern)
+               for part in relative_path.parts for pattern in EXCLUDED_NAMES)
