@@ -5,7 +5,7 @@ import pickle
 import warnings
 
 import numpy as np
-from tqdm.auto import tqdm
+from .progress import tqdm
 
 from . import optim
 
