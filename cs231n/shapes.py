@@ -73,17 +73,18 @@ def check_features(x, gamma, beta, layer):
         )
 
 
-def check_feature_maps(x, gamma, beta, layer):
-    """Raise ValueError unless x is a non-empty (N, C, H, W) batch and gamma, beta hold C values."""
+def check_feature_maps(x, gamma, beta, layer, param_shape=None):
+    """Raise ValueError unless x is a non-empty (N, C, H, W) batch and gamma, beta have
+    ``param_shape`` (default (C,), one value per channel)."""
     if x.ndim != 4:
         raise ValueError(f"{layer} expects x of shape (N, C, H, W), got {x.shape}")
     if x.shape[0] * x.shape[2] * x.shape[3] == 0:
         raise ValueError(f"{layer} needs at least one value per channel, got x of shape {x.shape}")
-    channels = x.shape[1]
-    if np.size(gamma) != channels or np.size(beta) != channels:
+    expected = (x.shape[1],) if param_shape is None else tuple(param_shape)
+    if np.shape(gamma) != expected or np.shape(beta) != expected:
         raise ValueError(
-            f"{layer}: gamma {np.shape(gamma)} and beta {np.shape(beta)} must hold {channels} "
-            f"values, one per channel of x {x.shape}")
+            f"{layer}: gamma {np.shape(gamma)} and beta {np.shape(beta)} must both be "
+            f"{expected} for x of shape {x.shape}")
 
 
 def check_group_count(x, num_groups, layer):

@@ -16,8 +16,8 @@ from cs231n.layers import (
     conv_forward_naive,
     max_pool_backward_naive,
     max_pool_forward_naive,
-    sliding_output_shape,
 )
+from cs231n.shapes import sliding_output_shape
 from cs231n.fast_layers import conv_forward_fast, max_pool_forward_fast
 
 POOL_2X2 = {"pool_height": 2, "pool_width": 2, "stride": 2}
