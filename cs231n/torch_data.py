@@ -26,22 +26,25 @@ def channel_stats(images):
     return mean.tolist(), std.tolist()
 
 
-def load_cifar10_tensors(root=None, num_training=49000, num_validation=1000, num_test=10000):
+def load_cifar10_tensors(root=None, num_training=49000, num_validation=1000, num_test=10000,
+                         partial=False):
     """CIFAR-10 split into train / val / test float32 tensors, normalized per channel.
 
     The validation images are the ones right after the training images in the data
     batches, as in the NumPy notebooks; the test images are the first `num_test` of the
     test batch. When the folder holds fewer images than requested, the splits shrink
-    (one warning says how), as in :func:`cs231n.data_utils.load_CIFAR10_splits`.
+    (one warning says how), as in :func:`cs231n.data_utils.load_CIFAR10_splits`;
+    ``partial`` allows a folder that lacks some training batch files.
 
     Returns a dict with X_train, y_train, X_val, y_val, X_test, y_test (images of shape
     (n, 3, 32, 32), float32; labels int64) and mean, std: the training split's channel
     statistics that every split was normalized with.
     """
-    raw = load_CIFAR10_splits(num_training, num_validation, num_test, root)
+    raw = load_CIFAR10_splits(num_training, num_validation, num_test, root, partial=partial)
 
     def as_uint8_tensor(images):
-        # The NumPy loader hands out float64 (N, H, W, C) pixel values in 0..255.
+        # The NumPy loader hands out float64 (N, H, W, C) pixel values it checked to be
+        # whole numbers in 0..255, so the conversion is exact.
         return torch.from_numpy(images.astype(np.uint8)).permute(0, 3, 1, 2).contiguous()
 
     splits = {name: (raw[f"X_{name}"], raw[f"y_{name}"]) for name in ("train", "val", "test")}

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cs231n.data_utils import (
-    CIFAR10FormatError, cifar10_dir, get_CIFAR10_data, load_CIFAR10, split_sizes,
+    CIFAR10FormatError, cifar10_dir, get_CIFAR10_data, load_CIFAR10, load_CIFAR_batch, split_sizes,
 )
 from cs231n.datasets import DEFAULT_CIFAR10_DIR
 
@@ -103,3 +103,152 @@ def test_partial_dataset(partial_cifar):
     # Real images: all ten classes are present in every split.
     for split in ("y_train", "y_val", "y_test"):
         assert set(np.unique(data[split])) == set(range(10))
+
+
+# ---------------------------------------------------------------------------- hostile and malformed batches
+
+class CreatesMarker:
+    """Unpickling this object with plain pickle runs code that creates a marker file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return exec, (f"open({self.marker!r}, 'w').close()",)
+
+
+def write_pickle(path, obj, protocol=pickle.DEFAULT_PROTOCOL):
+    path.write_bytes(pickle.dumps(obj, protocol=protocol))
+
+
+def test_plain_pickle_of_the_hostile_object_would_run_its_code(tmp_path):
+    # Shows that the hostile files below are real: pickle.loads runs their code.
+    marker = tmp_path / "ran"
+    pickle.loads(pickle.dumps(CreatesMarker(marker)))
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("with_real_batch", [False, True], ids=["bare", "inside-real-batch"])
+def test_hostile_batch_is_refused_without_running_code(synthetic_cifar, tmp_path, with_real_batch):
+    marker = tmp_path / "code-ran"
+    path = synthetic_cifar / "data_batch_3"
+    if with_real_batch:
+        batch = pickle.loads(path.read_bytes())
+        batch["batch_label"] = CreatesMarker(marker)
+        write_pickle(path, batch)
+    else:
+        write_pickle(path, CreatesMarker(marker))
+    with pytest.raises(CIFAR10FormatError, match=r"data_batch_3: refused to load builtins\.exec"):
+        load_CIFAR10(synthetic_cifar)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("global_name", [b"os\nsystem", b"numpy\nload", b"numpy.core.multiarray\nmatrix"])
+def test_any_other_global_is_refused_by_name(tmp_path, global_name):
+    path = tmp_path / "test_batch"
+    # A protocol-2 GLOBAL opcode followed by STOP: enough to name the global.
+    path.write_bytes(b"\x80\x02c" + global_name + b"\n.")
+    module, name = global_name.decode().split("\n")
+    with pytest.raises(CIFAR10FormatError, match=rf"test_batch: refused to load {module}\.{name}"):
+        load_CIFAR_batch(path)
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+@pytest.mark.parametrize("numpy_module", ["numpy._core", "numpy.core"])
+def test_numpy_pickles_of_every_protocol_and_numpy_version_load(tmp_path, protocol, numpy_module):
+    rng = np.random.default_rng(protocol)
+    batch = {"data": rng.integers(0, 256, size=(4, 3072), dtype=np.uint8),
+             "labels": [np.int64(3), 0, 9, 1], "batch_label": b"bytes too", "filenames": ["a"] * 4}
+    raw = pickle.dumps(batch, protocol=protocol)
+    # NumPy 1 (and the original Python 2 batches) name numpy.core where NumPy 2 names numpy._core.
+    raw = raw.replace(b"numpy._core", numpy_module.encode()) if protocol == 2 else raw
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(raw)
+    X, y = load_CIFAR_batch(path)
+    np.testing.assert_array_equal(X.transpose(0, 3, 1, 2).reshape(4, -1), batch["data"])
+    np.testing.assert_array_equal(y, [3, 0, 9, 1])
+
+
+def good_batch(num=6, seed=0):
+    rng = np.random.default_rng(seed)
+    return {"data": rng.integers(0, 256, size=(num, 3072), dtype=np.uint8),
+            "labels": rng.integers(0, 10, size=num).tolist()}
+
+
+def with_changes(**changes):
+    batch = good_batch()
+    batch.update(changes)
+    return batch
+
+
+PIXELS = good_batch()["data"]
+
+
+@pytest.mark.parametrize("batch, problem", [
+    (with_changes(data=PIXELS.astype(np.int16) + 45), r"values 45\.\.300, expected pixel values 0\.\.255"),
+    (with_changes(data=PIXELS.astype(np.int64) - 256), r"values -256\.\.-1"),
+    (with_changes(data=PIXELS / 255.0), r"dtype float64, expected integer pixel values"),
+    (with_changes(data=np.full((6, 3072), np.nan)), r"dtype float64"),
+    (with_changes(data=PIXELS > 100), r"dtype bool"),
+    (with_changes(data=np.ascontiguousarray(PIXELS.T)), r"shape \(3072, 6\), expected \(n, 3072\)"),
+    (with_changes(data=PIXELS.reshape(6, 3, 32, 32).transpose(0, 2, 3, 1)),
+     r"shape \(6, 32, 32, 3\), expected \(n, 3072\)"),
+    (with_changes(data=PIXELS.tolist()), r"'data' is a list, expected a NumPy array"),
+    (with_changes(labels=[0, 1, 2, 3, 4, 10]), r"'labels' range over 0\.\.10, expected class numbers 0\.\.9"),
+    (with_changes(labels=[0, 1, 2, 3, 4, -1]), r"'labels' range over -1\.\.4"),
+    (with_changes(labels=[0.0, 1.5, 2, 3, 4, 5]), r"'labels' are of type float64"),
+    (with_changes(labels=[0, 1, 2]), r"6 images but 'labels' of shape \(3,\)"),
+    (with_changes(labels="0123456789"), r"'labels' is a str"),
+    ({"data": PIXELS}, r"expected a dict with 'data' and 'labels', found \['data'\]"),
+    ([1, 2, 3], r"expected a dict with 'data' and 'labels', found list"),
+])
+def test_invalid_batch_contents_name_file_and_problem(tmp_path, batch, problem):
+    path = tmp_path / "data_batch_4"
+    write_pickle(path, batch)
+    with pytest.raises(CIFAR10FormatError, match=r"data_batch_4: .*" + problem):
+        load_CIFAR_batch(path)
+
+
+def test_integer_pixels_of_any_width_convert_exactly(tmp_path):
+    batch = good_batch()
+    write_pickle(tmp_path / "b", with_changes(data=batch["data"].astype(np.int64)))
+    X, y = load_CIFAR_batch(tmp_path / "b")
+    np.testing.assert_array_equal(X.transpose(0, 3, 1, 2).reshape(6, -1), batch["data"])
+    assert y.dtype == np.int64 and list(y) == batch["labels"]
+
+
+# ---------------------------------------------------------------------------- missing batches, split sizes
+
+@pytest.mark.parametrize("removed", [("data_batch_1",), ("data_batch_2", "data_batch_4")])
+def test_missing_training_batches_are_named(synthetic_cifar, removed):
+    for name in removed:
+        (synthetic_cifar / name).unlink()
+    with pytest.raises(FileNotFoundError, match=rf"lacks the training batch\(es\) {', '.join(removed)}.*partial=True"):
+        load_CIFAR10(synthetic_cifar)
+    with pytest.raises(FileNotFoundError, match=removed[0]):
+        get_CIFAR10_data(num_training=10, num_validation=5, num_test=5, cifar10_dir_path=synthetic_cifar)
+
+
+def test_partial_set_on_request_loads_the_batches_present_with_a_warning(synthetic_cifar):
+    (synthetic_cifar / "data_batch_1").unlink()
+    with pytest.warns(UserWarning, match="lacks data_batch_1; loading only data_batch_2, "
+                                         "data_batch_3, data_batch_4, data_batch_5"):
+        Xtr, ytr, _, _ = load_CIFAR10(synthetic_cifar, partial=True)
+    assert Xtr.shape == (80, 32, 32, 3)
+    _, second_batch_labels = load_CIFAR_batch(synthetic_cifar / "data_batch_2")
+    np.testing.assert_array_equal(ytr[:20], second_batch_labels)
+    with pytest.warns(UserWarning, match="lacks data_batch_1"):
+        data = get_CIFAR10_data(num_training=50, num_validation=10, num_test=5,
+                                cifar10_dir_path=synthetic_cifar, partial=True)
+    assert data["X_train"].shape == (50, 3, 32, 32)
+
+
+@pytest.mark.parametrize("sizes, name", [
+    ((0, 10, 10), "num_training"), ((-5, 10, 10), "num_training"), ((50, 0, 10), "num_validation"),
+    ((50, 10, 2.5), "num_test"), ((True, 10, 10), "num_training"), ((50, "10", 10), "num_validation"),
+])
+def test_split_sizes_must_be_positive_integers(synthetic_cifar, sizes, name):
+    with pytest.raises(ValueError, match=f"{name} must be a positive whole number of images, got"):
+        get_CIFAR10_data(*sizes, cifar10_dir_path=synthetic_cifar)
+    with pytest.raises(ValueError, match=name):
+        split_sizes(100, 15, *sizes)
