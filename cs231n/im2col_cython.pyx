@@ -8,8 +8,36 @@ all N samples passed in is then one matrix product with the (F, K) filter matrix
 
 Zero padding is never materialised: positions that fall into the padding are written
 as zeros (im2col) or skipped (col2im).
+
+Bounds checking is off. Every kernel first checks, in constant time, that its arrays'
+shapes agree with the geometry it is given (raising ValueError otherwise), and every
+index it then forms stays within those shapes; max_pool_backward also checks each stored
+winner against the plane size, since that index comes from data, not from a shape.
 """
 from cython cimport floating
+
+
+cdef Py_ssize_t _output_size(Py_ssize_t size, Py_ssize_t field, Py_ssize_t stride,
+                             Py_ssize_t pad) except -1:
+    """Number of window positions along one axis; ValueError for an invalid geometry."""
+    if stride < 1 or pad < 0 or field < 1 or field > size + 2 * pad:
+        raise ValueError(f"invalid window geometry: size {size}, window {field}, "
+                         f"stride {stride}, pad {pad}")
+    return (size + 2 * pad - field) // stride + 1
+
+
+cdef int _check_columns(tuple image_shape, tuple cols_shape, Py_ssize_t field_height,
+                        Py_ssize_t field_width, Py_ssize_t stride, Py_ssize_t pad) except -1:
+    """ValueError unless cols_shape is (C * HH * WW, N, H' * W') for images (N, C, H, W)."""
+    N, C, H, W = image_shape
+    out_h = _output_size(H, field_height, stride, pad)
+    out_w = _output_size(W, field_width, stride, pad)
+    expected = (C * field_height * field_width, N, out_h * out_w)
+    if cols_shape != expected:
+        raise ValueError(f"columns of shape {cols_shape} do not match images {image_shape} "
+                         f"with {field_height}x{field_width} windows, stride {stride}, "
+                         f"pad {pad}: expected {expected}")
+    return 0
 
 
 cdef inline void _valid_range(Py_ssize_t offset, Py_ssize_t size, Py_ssize_t pad,
@@ -32,6 +60,8 @@ def im2col(const floating[:, :, :, ::1] x, floating[:, :, ::1] cols,
            Py_ssize_t stride, Py_ssize_t pad):
     """Fill cols (C * HH * WW, N, H' * W') with the receptive fields of x (N, C, H, W)."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    _check_columns((N, C, H, W), (cols.shape[0], cols.shape[1], cols.shape[2]),
+                   field_height, field_width, stride, pad)
     cdef Py_ssize_t out_h = (H + 2 * pad - field_height) // stride + 1
     cdef Py_ssize_t out_w = (W + 2 * pad - field_width) // stride + 1
     cdef Py_ssize_t n, c, i, j, k, oy, ox, y, base, x0, ox_first, ox_stop, oy_first, oy_stop
@@ -71,6 +101,8 @@ def col2im(const floating[:, :, ::1] cols, floating[:, :, :, ::1] dx,
     dx must hold zeros (or the gradient to accumulate onto) on entry.
     """
     cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
+    _check_columns((N, C, H, W), (cols.shape[0], cols.shape[1], cols.shape[2]),
+                   field_height, field_width, stride, pad)
     cdef Py_ssize_t out_h = (H + 2 * pad - field_height) // stride + 1
     cdef Py_ssize_t out_w = (W + 2 * pad - field_width) // stride + 1
     cdef Py_ssize_t n, c, i, j, k, oy, ox, y, base, x0, ox_first, ox_stop, oy_first, oy_stop
@@ -107,6 +139,15 @@ def max_pool_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
     cdef Py_ssize_t out_h = out.shape[2], out_w = out.shape[3]
     cdef Py_ssize_t n, c, oy, ox, y, xx, top, left, best_index
     cdef floating best, value
+    expected = (N, C, _output_size(x.shape[2], pool_height, stride, 0),
+                _output_size(W, pool_width, stride, 0))
+    out_shape = (out.shape[0], out.shape[1], out.shape[2], out.shape[3])
+    argmax_shape = (argmax.shape[0], argmax.shape[1], argmax.shape[2], argmax.shape[3])
+    if out_shape != expected or argmax_shape != expected:
+        raise ValueError(f"pooled output {out_shape} and winners {argmax_shape} must both "
+                         f"be {expected} for input {(N, C, x.shape[2], W)}")
+    if x.shape[2] * W > 2147483647:
+        raise ValueError(f"planes of {x.shape[2]}x{W} pixels are too large for int winners")
     with nogil:
         for n in range(N):
             for c in range(C):
@@ -130,13 +171,37 @@ def max_pool_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
 
 def max_pool_backward(const floating[:, :, :, ::1] dout, const int[:, :, :, ::1] argmax,
                       floating[:, :, ::1] dx):
-    """Add each dout entry onto its window's winner in dx, viewed as (N, C, H * W)."""
+    """Add each dout entry onto its window's winner in dx, viewed as (N, C, H * W).
+
+    ValueError when the shapes disagree or a winner lies outside the plane; dx may be
+    partly updated then.
+    """
     cdef Py_ssize_t N = dout.shape[0], C = dout.shape[1]
     cdef Py_ssize_t out_h = dout.shape[2], out_w = dout.shape[3]
-    cdef Py_ssize_t n, c, oy, ox
+    cdef Py_ssize_t plane = dx.shape[2]
+    cdef Py_ssize_t n, c, oy, ox, winner
+    cdef bint out_of_range = False
+    dout_shape = (N, C, out_h, out_w)
+    argmax_shape = (argmax.shape[0], argmax.shape[1], argmax.shape[2], argmax.shape[3])
+    if argmax_shape != dout_shape or (dx.shape[0], dx.shape[1]) != (N, C):
+        raise ValueError(f"dout {dout_shape}, winners {argmax_shape} and dx "
+                         f"{(dx.shape[0], dx.shape[1], plane)} do not agree")
     with nogil:
         for n in range(N):
             for c in range(C):
                 for oy in range(out_h):
                     for ox in range(out_w):
-                        dx[n, c, argmax[n, c, oy, ox]] += dout[n, c, oy, ox]
+                        winner = argmax[n, c, oy, ox]
+                        # One unsigned comparison catches negative winners as well.
+                        if <size_t>winner >= <size_t>plane:
+                            out_of_range = True
+                            break
+                        dx[n, c, winner] += dout[n, c, oy, ox]
+                    if out_of_range:
+                        break
+                if out_of_range:
+                    break
+            if out_of_range:
+                break
+    if out_of_range:
+        raise ValueError(f"a pooling winner lies outside planes of {plane} pixels")
