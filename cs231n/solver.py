@@ -1,13 +1,149 @@
 """Training loop for classification models: minibatch SGD-style optimization."""
 import copy
+import difflib
+import inspect
+import json
+import numbers
 import os
-import pickle
+import tempfile
 import warnings
+import zipfile
+import zlib
 
 import numpy as np
 from .progress import tqdm
 
 from . import optim
+
+# Checkpoints are NumPy .npz archives (loaded with allow_pickle=False, so they cannot
+# hold code): the arrays, plus one JSON document under STATE_KEY for everything else,
+# in which each array appears as {ARRAY_TAG: its name in the archive}.
+CHECKPOINT_FORMAT = "cs231n-solver-checkpoint"
+CHECKPOINT_VERSION = 1
+CHECKPOINT_SUFFIX = ".npz"
+STATE_KEY = "state"
+ARRAY_TAG = "__ndarray__"
+
+
+class CheckpointError(ValueError):
+    """A file is not a checkpoint this solver can load; the message names the file."""
+
+
+def update_rules():
+    """The update rules of cs231n/optim.py by name: the public functions defined there."""
+    return {
+        name: function for name, function in vars(optim).items()
+        if inspect.isfunction(function) and function.__module__ == optim.__name__
+        and not name.startswith("_")
+    }
+
+
+def _is_count(value, minimum=1):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= minimum
+
+
+def _to_document(value, arrays, where):
+    """A JSON-ready copy of value, with its arrays moved into ``arrays``.
+
+    Holds dicts with string keys, lists, tuples (stored as lists), strings, numbers,
+    booleans, None and numeric arrays; anything else raises TypeError naming ``where``.
+    """
+    if isinstance(value, np.ndarray):
+        if value.dtype.hasobject:
+            raise TypeError(f"{where} is an array of Python objects, which a checkpoint cannot hold")
+        key = f"array_{len(arrays)}"
+        arrays[key] = value
+        return {ARRAY_TAG: key}
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_to_document(item, arrays, f"{where}[{index}]") for index, item in enumerate(value)]
+    if isinstance(value, dict):
+        if not all(isinstance(key, str) for key in value):
+            raise TypeError(f"{where} has keys that are not strings, which a checkpoint cannot hold")
+        return {key: _to_document(item, arrays, f"{where}[{key!r}]") for key, item in value.items()}
+    raise TypeError(
+        f"{where} is a {type(value).__name__}; a checkpoint holds only numbers, strings, "
+        f"lists, dicts and numeric arrays"
+    )
+
+
+def _from_document(value, arrays, path):
+    """Undo _to_document: put the arrays back where their tags are."""
+    if isinstance(value, dict):
+        if set(value) == {ARRAY_TAG}:
+            try:
+                return arrays[value[ARRAY_TAG]]
+            except (KeyError, TypeError):
+                raise CheckpointError(f"{path}: refers to an array {value[ARRAY_TAG]!r} it does not hold") from None
+        return {key: _from_document(item, arrays, path) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_from_document(item, arrays, path) for item in value]
+    return value
+
+
+# What load_checkpoint requires of a checkpoint's document: each entry and its type.
+_CHECKPOINT_FIELDS = {
+    "update_rule": (str, type(None)), "update_rule_name": str, "optim_config": dict,
+    "lr_decay": (int, float), "batch_size": int, "num_epochs": int,
+    "num_train_samples": (int, type(None)), "num_val_samples": (int, type(None)),
+    "epoch": int, "iteration": int, "loss_history": list, "train_acc_history": list,
+    "val_acc_history": list, "best_val_acc": (int, float), "best_params": dict,
+    "best_bn_params": (list, type(None)), "optim_configs": dict, "rng_state": dict,
+    "numpy_global_state": dict, "model_params": dict, "model_bn_params": (list, type(None)),
+}
+
+
+def _read_checkpoint(path):
+    """The state stored in a checkpoint file, arrays in place; CheckpointError if it is none."""
+    with open(path, "rb") as f:
+        head = f.read(2)
+    if head[:1] == b"\x80":
+        raise CheckpointError(
+            f"{path} is a pickle (as checkpoints of earlier versions of this solver were), "
+            f"and loading a pickle can run code, so it is not read. Checkpoints are now "
+            f".npz files: train again to write one."
+        )
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if not hasattr(archive, "files") or STATE_KEY not in archive.files:
+                raise CheckpointError(
+                    f"{path} is not a Solver checkpoint: it lacks the {STATE_KEY!r} record"
+                )
+            document = json.loads(str(archive[STATE_KEY]))
+            arrays = {name: archive[name] for name in archive.files if name != STATE_KEY}
+    except CheckpointError:
+        raise
+    except (ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise CheckpointError(f"{path} is not a readable Solver checkpoint: {error}") from error
+    if not isinstance(document, dict) or document.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not a Solver checkpoint (no {CHECKPOINT_FORMAT!r} record)")
+    if document.get("version") != CHECKPOINT_VERSION:
+        raise CheckpointError(
+            f"{path} is a version {document.get('version')!r} checkpoint; this solver reads "
+            f"version {CHECKPOINT_VERSION}"
+        )
+    for field, kind in _CHECKPOINT_FIELDS.items():
+        if field not in document:
+            raise CheckpointError(f"{path}: the checkpoint lacks {field!r}")
+        if not isinstance(document[field], kind) or isinstance(document[field], bool):
+            raise CheckpointError(
+                f"{path}: the checkpoint's {field!r} is a {type(document[field]).__name__}"
+            )
+    return _from_document(document, arrays, path)
+
+
+def _private_temporary(final_path):
+    """A new, uniquely named temporary file next to final_path, with normal permissions."""
+    directory, name = os.path.split(os.path.abspath(final_path))
+    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    # mkstemp makes the file private; give it the permissions any new file would get.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)
+    return handle, temporary
 
 
 class Solver:
@@ -40,20 +176,26 @@ class Solver:
     - epoch: number of completed epochs.
 
     Checkpoints and resuming: with checkpoint_name set, the full training state
-    (model, per-parameter optimizer state, histories, best parameters, the
-    minibatch sampler's random state, NumPy's global random state and the
-    iteration counter) is written after every evaluation to
-    "{checkpoint_name}_epoch_{epoch}.pkl". Each file is written to a temporary file
-    first and then renamed into place, so a crash mid-write never leaves a truncated
-    checkpoint under the final name. ``Solver.load_checkpoint(path, data)`` rebuilds a
-    solver from such a file; calling train() on it continues exactly where the saved
-    run stopped (pass num_epochs=... to train for longer than originally planned).
-    Loading a checkpoint also restores NumPy's global random state (np.random), since
-    layers such as dropout without a seed draw from it.
+    (the model's parameters and batch normalization statistics, per-parameter
+    optimizer state, histories, best parameters, the minibatch sampler's random
+    state, NumPy's global random state and the iteration counter) is written after
+    every evaluation to "{checkpoint_name}_epoch_{epoch}.npz". A checkpoint is data
+    only (NumPy arrays and a JSON record, read with allow_pickle=False), so loading
+    one never runs code from it. Each file is written to a uniquely named temporary
+    file first and then renamed into place, so a crash mid-write never leaves a
+    truncated checkpoint under the final name, and two runs with one checkpoint_name
+    never write into each other's file. ``Solver.load_checkpoint(path, model, data)``
+    loads such a file into a model of the same architecture and returns a solver
+    whose train() continues exactly where the saved run stopped (pass num_epochs=...
+    to train for longer than originally planned). Loading a checkpoint also restores
+    NumPy's global random state (np.random), since layers such as dropout without a
+    seed draw from it.
 
-    Training stops early, with a RuntimeWarning naming the iteration, when the loss
-    becomes NaN or infinite; the model then keeps the best parameters seen so far
-    (or, before any evaluation, the last finite parameters).
+    Training stops early, with a RuntimeWarning naming the iteration, when the loss,
+    the gradient of a parameter or the updated value of a parameter becomes NaN or
+    infinite; the model then keeps the best parameters seen so far (or, before any
+    evaluation, the last finite parameters). Only finite parameters can become the
+    best ones.
     """
 
     def __init__(self, model, data, **kwargs):
@@ -61,27 +203,29 @@ class Solver:
 
         Required arguments:
         - model: a model object as described in the class docstring.
-        - data: dict with "X_train", "y_train", "X_val" and "y_val" arrays.
+        - data: dict with "X_train", "y_train", "X_val" and "y_val" arrays, none empty.
 
         Optional arguments:
         - update_rule: name of a rule in cs231n/optim.py, or a callable with the
           same (w, dw, config) -> (next_w, config) interface. Default "sgd".
         - optim_config: dict of hyperparameters for the update rule; every
-          parameter gets its own copy. Default {}.
+          parameter gets its own copy. For a named rule every key must be one the
+          rule uses. Default {}.
         - lr_decay: factor applied to the learning rate after each epoch. Default 1.0.
-        - batch_size: minibatch size. Default 100.
-        - num_epochs: number of epochs to train for. Default 10.
+        - batch_size: minibatch size, a positive integer. Default 100.
+        - num_epochs: number of epochs to train for, a positive integer. Default 10.
         - num_train_samples: training examples used to measure training accuracy;
           None uses all of them. Default 1000.
         - num_val_samples: validation examples used to measure validation accuracy;
           None uses all of them. Default None.
-        - checkpoint_name: file name prefix for checkpoints; None saves none. The
-          update rule is saved with them, so it must be picklable: a rule name or
-          a function defined at module level, not a lambda or nested function.
+        - checkpoint_name: file name prefix for checkpoints; None saves none.
         - print_every: print the training loss every this many iterations. Default 10.
         - verbose: print progress and show a progress bar. Default True.
         """
         self.model = model
+        missing = [key for key in ("X_train", "y_train", "X_val", "y_val") if key not in data]
+        if missing:
+            raise ValueError(f"data lacks {', '.join(missing)}")
         self.X_train = data["X_train"]
         self.y_train = data["y_train"]
         self.X_val = data["X_val"]
@@ -100,33 +244,86 @@ class Solver:
 
         if kwargs:
             raise ValueError(f"Unrecognized arguments: {', '.join(sorted(kwargs))}")
+        self._check_arguments()
+        self.update_rule_name = self._resolve_update_rule()
+        if self.checkpoint_name is not None:
+            # Fail now rather than at the first checkpoint, mid-training.
+            try:
+                _to_document(self.optim_config, {}, "optim_config")
+            except TypeError as error:
+                raise ValueError(f"checkpoint_name is set but {error}") from None
+
+        self._reset()
+
+    def _check_arguments(self):
+        """Raise ValueError naming the first argument that cannot work."""
         if len(self.X_train) != len(self.y_train) or len(self.X_val) != len(self.y_val):
             raise ValueError(
                 f"data sizes disagree: X_train {len(self.X_train)} vs y_train "
                 f"{len(self.y_train)}, X_val {len(self.X_val)} vs y_val {len(self.y_val)}"
             )
+        for split in ("train", "val"):
+            if len(getattr(self, f"X_{split}")) == 0:
+                raise ValueError(
+                    f"data['X_{split}'] is empty: the solver needs at least one "
+                    f"{'training' if split == 'train' else 'validation'} example"
+                )
+        for name in ("batch_size", "num_epochs", "print_every"):
+            if not _is_count(getattr(self, name)):
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        for name in ("num_train_samples", "num_val_samples"):
+            value = getattr(self, name)
+            if value is not None and not _is_count(value):
+                raise ValueError(f"{name} must be None or a positive integer, got {value!r}")
+        if not isinstance(self.optim_config, dict):
+            raise ValueError(f"optim_config must be a dict, got {self.optim_config!r}")
+        if (isinstance(self.lr_decay, bool) or not isinstance(self.lr_decay, numbers.Real)
+                or not np.isfinite(self.lr_decay) or self.lr_decay <= 0):
+            raise ValueError(f"lr_decay must be a positive number, got {self.lr_decay!r}")
+
+    def _resolve_update_rule(self):
+        """Turn a rule name into its function and check optim_config against it.
+
+        Returns the name the rule is known by: its name in cs231n/optim.py, or the
+        module and qualified name of a custom callable.
+        """
+        rules = update_rules()
         if isinstance(self.update_rule, str):
-            if not hasattr(optim, self.update_rule):
-                raise ValueError(f'Invalid update_rule "{self.update_rule}"')
-            self.update_rule = getattr(optim, self.update_rule)
-        elif not callable(self.update_rule):
+            name = self.update_rule
+            if name not in rules:
+                raise ValueError(
+                    f'Invalid update_rule "{name}": cs231n/optim.py has {", ".join(sorted(rules))}'
+                )
+            self.update_rule = rules[name]
+            self._check_optim_config(name)
+            return name
+        if not callable(self.update_rule):
             raise ValueError(f"update_rule must be a name or a callable, got {self.update_rule!r}")
-        if self.checkpoint_name is not None:
-            self._check_update_rule_picklable()
+        module = getattr(self.update_rule, "__module__", None)
+        qualified = getattr(self.update_rule, "__qualname__", repr(self.update_rule))
+        if rules.get(getattr(self.update_rule, "__name__", None)) is self.update_rule:
+            return self.update_rule.__name__
+        return f"{module}.{qualified}" if module else qualified
 
-        self._reset()
-
-    def _check_update_rule_picklable(self):
-        """Fail now rather than at the first checkpoint, mid-training."""
+    def _check_optim_config(self, rule_name):
+        """Refuse optim_config keys the named rule never reads (a misspelled key would
+        otherwise be silently ignored and its default used)."""
+        used = {}
         try:
-            pickle.dumps(self.update_rule)
-        except (pickle.PicklingError, AttributeError, TypeError) as error:
+            self.update_rule(np.zeros(1), np.zeros(1), used)
+        except NotImplementedError:
+            # A starter release's rule fills in its defaults before its placeholder raises.
+            pass
+        unknown = sorted(set(self.optim_config) - set(used))
+        if unknown:
+            hints = []
+            for key in unknown:
+                close = difflib.get_close_matches(key, used, n=1)
+                hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
             raise ValueError(
-                f"checkpoint_name is set but update_rule {self.update_rule!r} cannot be "
-                f"pickled into a checkpoint ({error}); pass a rule name such as \"adam\" "
-                f"or a function defined at module level instead of a lambda or nested "
-                f"function"
-            ) from error
+                f"optim_config has key(s) that update rule {rule_name} does not use: "
+                f"{', '.join(hints)}; it uses {', '.join(sorted(used))}"
+            )
 
     def _reset(self):
         """Set up the bookkeeping variables for a fresh optimization run."""
@@ -146,8 +343,9 @@ class Solver:
     def _step(self):
         """Make one gradient update on a random minibatch.
 
-        The update is skipped when the loss is not finite, so that a diverging step
-        does not write NaNs into the parameters.
+        Returns None after a normal update, or a description of what became
+        non-finite (the loss, a gradient, an updated parameter); then no parameter is
+        changed, so that a diverging step does not write NaNs into the model.
         """
         num_train = self.X_train.shape[0]
         batch_mask = self.rng.choice(num_train, self.batch_size)
@@ -157,18 +355,32 @@ class Solver:
         loss, grads = self.model.loss(X_batch, y_batch)
         self.loss_history.append(loss)
         if not np.isfinite(loss):
-            return
+            return f"the loss became {loss}"
+        for name in self.model.params:
+            if not np.all(np.isfinite(grads[name])):
+                return f"the gradient of {name} became non-finite (loss {loss:f})"
 
+        updates = {}
         for name, w in self.model.params.items():
             next_w, next_config = self.update_rule(w, grads[name], self.optim_configs[name])
+            if not np.all(np.isfinite(next_w)):
+                return f"the update of {name} made it non-finite"
+            updates[name] = next_w, next_config
+        for name, (next_w, next_config) in updates.items():
             self.model.params[name] = next_w
             self.optim_configs[name] = next_config
+        return None
 
     def _checkpoint_state(self):
-        """Everything needed to continue training exactly, as a picklable dict."""
-        return {
-            "model": self.model,
-            "update_rule": self.update_rule,
+        """Everything needed to continue training exactly, as a JSON-ready document
+        and the arrays it refers to."""
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            # A named rule is stored by name; a custom callable is code, which a
+            # checkpoint does not hold: load_checkpoint asks for it again.
+            "update_rule": self.update_rule_name if self.update_rule_name in update_rules() else None,
+            "update_rule_name": self.update_rule_name,
             "lr_decay": self.lr_decay,
             "optim_config": self.optim_config,
             "batch_size": self.batch_size,
@@ -184,24 +396,28 @@ class Solver:
             "best_params": self.best_params,
             "best_bn_params": self.best_bn_params,
             "optim_configs": self.optim_configs,
-            "rng_state": self.rng.get_state(),
+            "rng_state": self.rng.get_state(legacy=False),
             # Dropout without a seed draws its masks from the global generator.
-            "numpy_global_state": np.random.get_state(),
+            "numpy_global_state": np.random.get_state(legacy=False),
+            "model_params": self.model.params,
+            "model_bn_params": getattr(self.model, "bn_params", None),
         }
+        arrays = {}
+        document = _to_document(state, arrays, "the training state")
+        return document, arrays
 
     def _save_checkpoint(self):
         """Write the training state to disk atomically; returns the path or None."""
         if self.checkpoint_name is None:
             return None
-        filename = f"{self.checkpoint_name}_epoch_{self.epoch}.pkl"
+        filename = f"{self.checkpoint_name}_epoch_{self.epoch}{CHECKPOINT_SUFFIX}"
         if self.verbose:
             tqdm.write(f'Saving checkpoint to "{filename}"')
-        # A plain open() next to the target (not mkstemp, which creates mode 0600)
-        # gives the checkpoint the permissions of any other file the user writes.
-        temp_path = f"{filename}.tmp"
+        document, arrays = self._checkpoint_state()
+        handle, temp_path = _private_temporary(filename)
         try:
-            with open(temp_path, "wb") as f:
-                pickle.dump(self._checkpoint_state(), f)
+            with os.fdopen(handle, "wb") as f:
+                np.savez(f, **{STATE_KEY: np.array(json.dumps(document))}, **arrays)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(temp_path, filename)
@@ -212,21 +428,33 @@ class Solver:
         return filename
 
     @classmethod
-    def load_checkpoint(cls, path, data, **kwargs):
+    def load_checkpoint(cls, path, model, data, **kwargs):
         """Rebuild a solver from a checkpoint file written during training.
 
         Inputs:
-        - path: a checkpoint written by a solver with checkpoint_name set.
+        - path: a checkpoint (.npz) written by a solver with checkpoint_name set.
+        - model: a model of the same architecture as the one trained (for example
+          built with the same arguments); its parameters and batch normalization
+          statistics are replaced by those of the checkpoint.
         - data: the same data dict the original solver trained on.
         - kwargs: options to change for the continued run (num_epochs, verbose,
-          print_every, checkpoint_name).
+          print_every, checkpoint_name), and update_rule when the run used a custom
+          callable, which a checkpoint does not store.
 
         Returns a Solver whose model (solver.model) and state are those of the
         checkpoint; its train() continues from the saved iteration. NumPy's global
-        random state (np.random) is set to the one saved in the checkpoint.
+        random state (np.random) is set to the one saved in the checkpoint. A file
+        that is not such a checkpoint (a pickle from an earlier version, anything
+        else) raises CheckpointError naming it; nothing in it is run.
         """
-        with open(path, "rb") as f:
-            state = pickle.load(f)
+        state = _read_checkpoint(path)
+        if state["update_rule"] is None and "update_rule" not in kwargs:
+            raise CheckpointError(
+                f"{path} was trained with the custom update rule {state['update_rule_name']}, "
+                f"which a checkpoint does not store: pass it again as "
+                f"load_checkpoint(path, model, data, update_rule=...)"
+            )
+        cls._load_model_state(path, model, state)
         options = {
             "update_rule": state["update_rule"],
             "optim_config": state["optim_config"],
@@ -237,16 +465,43 @@ class Solver:
             "num_val_samples": state["num_val_samples"],
         }
         options.update(kwargs)
-        solver = cls(state["model"], data, **options)
+        solver = cls(model, data, **options)
         for name in (
             "epoch", "iteration", "loss_history", "train_acc_history", "val_acc_history",
             "best_val_acc", "best_params", "best_bn_params", "optim_configs",
         ):
             setattr(solver, name, state[name])
-        solver.rng.set_state(state["rng_state"])
-        # After constructing the solver, whose _reset() draws from the global state.
-        np.random.set_state(state["numpy_global_state"])
+        try:
+            solver.rng.set_state(state["rng_state"])
+            # After constructing the solver, whose _reset() draws from the global state.
+            np.random.set_state(state["numpy_global_state"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise CheckpointError(f"{path}: the saved random state is invalid ({error})") from None
         return solver
+
+    @staticmethod
+    def _load_model_state(path, model, state):
+        """Put the checkpoint's parameters (and batch normalization statistics) into model,
+        after checking that they fit it."""
+        def layout(params):
+            return {name: getattr(value, "shape", None) for name, value in params.items()}
+
+        saved, expected = layout(state["model_params"]), layout(model.params)
+        if saved != expected or (state["best_params"] and layout(state["best_params"]) != expected):
+            raise CheckpointError(
+                f"{path} holds parameters {saved}, but the model has {expected}: build the "
+                f"model with the same architecture as the one that was trained"
+            )
+        bn_params = state["model_bn_params"]
+        if bn_params is not None and len(bn_params) != len(getattr(model, "bn_params", [])):
+            raise CheckpointError(
+                f"{path} holds batch normalization statistics for {len(bn_params)} layers, "
+                f"but the model has {len(getattr(model, 'bn_params', []))}"
+            )
+        for name, value in state["model_params"].items():
+            model.params[name] = value
+        if bn_params is not None:
+            model.bn_params = bn_params
 
     def check_accuracy(self, X, y, num_samples=None, batch_size=100):
         """Classification accuracy of the model on the data (X, y).
@@ -274,7 +529,7 @@ class Solver:
         return np.mean(np.concatenate(predictions) == y)
 
     def _evaluate(self):
-        """Measure train/val accuracy, record it and keep the best parameters."""
+        """Measure train/val accuracy, record it and keep the best (finite) parameters."""
         train_acc = self.check_accuracy(self.X_train, self.y_train, num_samples=self.num_train_samples)
         val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples)
         self.train_acc_history.append(train_acc)
@@ -285,14 +540,15 @@ class Solver:
                 f"(Epoch {self.epoch} / {self.num_epochs}) "
                 f"train acc: {train_acc:f}; val_acc: {val_acc:f}"
             )
-        if val_acc > self.best_val_acc or not self.best_params:
+        finite = all(np.all(np.isfinite(value)) for value in self.model.params.values())
+        if finite and (val_acc > self.best_val_acc or not self.best_params):
             self.best_val_acc = val_acc
             self.best_params = {name: value.copy() for name, value in self.model.params.items()}
             self.best_bn_params = copy.deepcopy(getattr(self.model, "bn_params", None))
         self._save_checkpoint()
 
     def train(self):
-        """Run optimization until num_epochs epochs are done (or the loss diverges)."""
+        """Run optimization until num_epochs epochs are done (or training diverges)."""
         num_train = self.X_train.shape[0]
         iterations_per_epoch = max(num_train // self.batch_size, 1)
         num_iterations = self.num_epochs * iterations_per_epoch
@@ -308,14 +564,14 @@ class Solver:
         with progress:
             while self.iteration < num_iterations:
                 t = self.iteration
-                self._step()
+                problem = self._step()
                 self.iteration += 1
                 progress.update(1)
-                loss = self.loss_history[-1]
 
-                if not np.isfinite(loss):
-                    self._report_divergence(loss, t + 1, num_iterations)
+                if problem is not None:
+                    self._report_divergence(problem, t + 1, num_iterations)
                     break
+                loss = self.loss_history[-1]
                 if self.verbose and t % self.print_every == 0:
                     tqdm.write(f"(Iteration {t + 1} / {num_iterations}) loss: {loss:f}")
 
@@ -337,14 +593,14 @@ class Solver:
             if self.best_bn_params is not None:
                 self.model.bn_params = copy.deepcopy(self.best_bn_params)
 
-    def _report_divergence(self, loss, iteration, num_iterations):
-        """Warn that training stopped because the loss is no longer finite."""
+    def _report_divergence(self, problem, iteration, num_iterations):
+        """Warn that training stopped because something became non-finite."""
         if self.best_params:
             kept = f"the best parameters so far (val_acc {self.best_val_acc:f})"
         else:
             kept = "its last finite parameters"
         warnings.warn(
-            f"Stopping training: the loss became {loss} at iteration {iteration} / "
+            f"Stopping training: {problem} at iteration {iteration} / "
             f"{num_iterations} (epoch {self.epoch}). The model keeps {kept}. "
             f"Try a smaller learning rate or weight scale.",
             RuntimeWarning,

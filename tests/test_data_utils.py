@@ -2,6 +2,7 @@ import pickle
 
 import numpy as np
 import pytest
+from hostile_files import CreatesMarker
 
 from cs231n.data_utils import (
     CIFAR10FormatError, cifar10_dir, get_CIFAR10_data, load_CIFAR10, load_CIFAR_batch, split_sizes,
@@ -106,16 +107,6 @@ def test_partial_dataset(partial_cifar):
 
 
 # ---------------------------------------------------------------------------- hostile and malformed batches
-
-class CreatesMarker:
-    """Unpickling this object with plain pickle runs code that creates a marker file."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return exec, (f"open({self.marker!r}, 'w').close()",)
-
 
 def write_pickle(path, obj, protocol=pickle.DEFAULT_PROTOCOL):
     path.write_bytes(pickle.dumps(obj, protocol=protocol))

@@ -1,13 +1,16 @@
-"""Solver: overfitting a tiny set, checkpoints and resuming, stopping on a diverged loss."""
+"""Solver: overfitting a tiny set, checkpoints and resuming, stopping on a diverged loss,
+argument checks, and checkpoints that are data only."""
+import json
 import os
 import pickle
 import stat
 
 import numpy as np
 import pytest
+from hostile_files import CreatesMarker
 
 from cs231n.classifiers.fc_net import FullyConnectedNet
-from cs231n.solver import Solver
+from cs231n.solver import CheckpointError, Solver
 
 NUM_CLASSES, INPUT_DIM = 5, 12
 
@@ -85,16 +88,22 @@ def test_lr_decay_skips_configs_without_learning_rate(small_data):
     assert all(config == {"step_size": 1e-2} for config in solver.optim_configs.values())
 
 
-def test_unpicklable_update_rule_with_checkpoints_fails_up_front(small_data, tmp_path):
+def test_custom_update_rule_must_be_passed_again_to_resume(small_data, tmp_path):
     def nested_rule(w, dw, config):
-        return w - 1e-2 * dw, config
+        return w - config.setdefault("step_size", 1e-2) * dw, config
 
-    for rule in (lambda w, dw, config: (w, config), nested_rule):
-        with pytest.raises(ValueError, match="cannot be pickled.*module level"):
-            Solver(make_model(), small_data, update_rule=rule, checkpoint_name=str(tmp_path / "run"))
-    # Without checkpoints nothing is pickled, so any callable will do.
-    Solver(make_model(), small_data, update_rule=nested_rule)
-    assert not list(tmp_path.iterdir())
+    np.random.seed(0)
+    solver = Solver(make_model(), small_data, update_rule=nested_rule, num_epochs=1, batch_size=25,
+                    checkpoint_name=str(tmp_path / "run"), verbose=False)
+    solver.train()
+    path = tmp_path / "run_epoch_1.npz"
+    # A checkpoint holds no code, so the rule is named but not stored.
+    with pytest.raises(CheckpointError, match=r"custom update rule .*nested_rule.*update_rule=\.\.\."):
+        Solver.load_checkpoint(path, make_model(), small_data)
+    resumed = Solver.load_checkpoint(path, make_model(), small_data, update_rule=nested_rule, num_epochs=2)
+    resumed.train()
+    assert resumed.epoch == 2
+    assert all(config["step_size"] == 1e-2 for config in resumed.optim_configs.values())
 
 
 class RunningMeanRecorder(FullyConnectedNet):
@@ -138,17 +147,19 @@ def train_with_checkpoints(data, checkpoint_name, num_epochs):
 
 def test_checkpoint_round_trip_is_exact(small_data, tmp_path):
     solver = train_with_checkpoints(small_data, tmp_path / "run", num_epochs=2)
-    path = tmp_path / "run_epoch_2.pkl"
+    path = tmp_path / "run_epoch_2.npz"
     assert path.exists()
-    assert not list(tmp_path.glob("*.tmp")), "temporary files must be renamed into place"
+    assert not list(tmp_path.glob(".*.tmp")), "temporary files must be renamed into place"
 
-    with open(path, "rb") as f:
-        state = pickle.load(f)
+    with np.load(path, allow_pickle=False) as archive:
+        state = json.loads(str(archive["state"]))
     assert state["epoch"] == 2 and state["iteration"] == 10
     assert state["loss_history"] == solver.loss_history
     assert state["val_acc_history"] == solver.val_acc_history
 
-    restored = Solver.load_checkpoint(path, small_data)
+    model = make_model()
+    restored = Solver.load_checkpoint(path, model, small_data)
+    assert restored.model is model
     assert restored.epoch == 2 and restored.iteration == 10
     assert restored.best_val_acc == solver.best_val_acc
     for name, value in solver.best_params.items():
@@ -164,7 +175,8 @@ def test_checkpoint_round_trip_is_exact(small_data, tmp_path):
 def test_resumed_training_matches_uninterrupted_training(small_data, tmp_path):
     straight = train_with_checkpoints(small_data, tmp_path / "run", num_epochs=4)
 
-    resumed = Solver.load_checkpoint(tmp_path / "run_epoch_2.pkl", small_data, checkpoint_name=str(tmp_path / "resumed"))
+    resumed = Solver.load_checkpoint(tmp_path / "run_epoch_2.npz", make_model(), small_data,
+                                     checkpoint_name=str(tmp_path / "resumed"))
     assert resumed.num_epochs == 4
     resumed.train()
 
@@ -174,15 +186,18 @@ def test_resumed_training_matches_uninterrupted_training(small_data, tmp_path):
     assert resumed.val_acc_history == straight.val_acc_history
     for name, value in straight.model.params.items():
         assert np.array_equal(resumed.model.params[name], value)
-    assert (tmp_path / "resumed_epoch_4.pkl").exists()
+    assert (tmp_path / "resumed_epoch_4.npz").exists()
+
+
+def make_dropout_model():
+    # No dropout seed: the masks come from NumPy's global random state.
+    return FullyConnectedNet([30, 30], input_dim=INPUT_DIM, num_classes=NUM_CLASSES, weight_scale=0.1,
+                             dropout_keep_ratio=0.5, dtype=np.float64)
 
 
 def train_dropout_with_checkpoints(data, checkpoint_name):
     np.random.seed(2)
-    # No dropout seed: the masks come from NumPy's global random state.
-    model = FullyConnectedNet([30, 30], input_dim=INPUT_DIM, num_classes=NUM_CLASSES, weight_scale=0.1,
-                              dropout_keep_ratio=0.5, dtype=np.float64)
-    solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": 5e-3},
+    solver = Solver(make_dropout_model(), data, update_rule="adam", optim_config={"learning_rate": 5e-3},
                     num_epochs=4, batch_size=10, checkpoint_name=str(checkpoint_name), verbose=False)
     solver.train()
     return solver
@@ -193,7 +208,7 @@ def test_resumed_dropout_training_matches_uninterrupted_training(small_data, tmp
 
     # Whatever ran in between has moved the global random state on.
     np.random.seed(99)
-    resumed = Solver.load_checkpoint(tmp_path / "run_epoch_2.pkl", small_data)
+    resumed = Solver.load_checkpoint(tmp_path / "run_epoch_2.npz", make_dropout_model(), small_data)
     resumed.train()
 
     assert resumed.loss_history == straight.loss_history
@@ -209,30 +224,27 @@ def test_checkpoint_file_has_the_permissions_of_a_normal_file(small_data, tmp_pa
         (tmp_path / "normal").write_bytes(b"")
     finally:
         os.umask(previous_umask)
-    checkpoint_mode = stat.S_IMODE(os.stat(tmp_path / "run_epoch_1.pkl").st_mode)
+    checkpoint_mode = stat.S_IMODE(os.stat(tmp_path / "run_epoch_1.npz").st_mode)
     assert checkpoint_mode == stat.S_IMODE(os.stat(tmp_path / "normal").st_mode)
 
 
-class UnpicklableModel(FullyConnectedNet):
-    """A model that cannot be written into a checkpoint."""
+def test_failed_checkpoint_write_leaves_no_temporary_file(small_data, tmp_path, monkeypatch):
+    def savez_then_disk_full(file, *args, **kwargs):
+        file.write(b"PK\x03\x04 the first bytes of a zip")
+        raise OSError(28, "No space left on device")
 
-    def __reduce__(self):
-        raise pickle.PicklingError("this model refuses to be pickled")
-
-
-def test_failed_checkpoint_write_leaves_no_temporary_file(small_data, tmp_path):
+    monkeypatch.setattr(np, "savez", savez_then_disk_full)
     np.random.seed(0)
-    model = UnpicklableModel([30], input_dim=INPUT_DIM, num_classes=NUM_CLASSES, dtype=np.float64)
-    solver = Solver(model, small_data, num_epochs=1, batch_size=25, checkpoint_name=str(tmp_path / "run"),
+    solver = Solver(make_model(), small_data, num_epochs=1, batch_size=25, checkpoint_name=str(tmp_path / "run"),
                     verbose=False)
-    with pytest.raises(pickle.PicklingError, match="refuses"):
+    with pytest.raises(OSError, match="No space left"):
         solver.train()
     assert not list(tmp_path.iterdir())
 
 
 def test_resume_can_extend_training(small_data, tmp_path):
     train_with_checkpoints(small_data, tmp_path / "run", num_epochs=1)
-    resumed = Solver.load_checkpoint(tmp_path / "run_epoch_1.pkl", small_data, num_epochs=3)
+    resumed = Solver.load_checkpoint(tmp_path / "run_epoch_1.npz", make_model(), small_data, num_epochs=3)
     resumed.train()
     assert resumed.epoch == 3 and len(resumed.loss_history) == 15
 
@@ -286,3 +298,225 @@ def test_nan_before_any_evaluation_keeps_last_finite_parameters(small_data):
 
     for name, value in initial.items():
         assert np.array_equal(model.params[name], value)
+
+
+# ---------------------------------------------------------------------------- non-finite gradients and parameters
+
+class NanGradientModel:
+    """Wraps a model: from a given training call on, the loss stays finite but the
+    gradient of one parameter is NaN."""
+
+    def __init__(self, model, bad_at_call, bad_param):
+        self.model = model
+        self.params = model.params
+        self.bad_at_call = bad_at_call
+        self.bad_param = bad_param
+        self.training_calls = 0
+
+    def loss(self, X, y=None):
+        self.model.params = self.params
+        if y is None:
+            return self.model.loss(X)
+        self.training_calls += 1
+        loss, grads = self.model.loss(X, y)
+        if self.training_calls >= self.bad_at_call:
+            grads[self.bad_param] = np.full_like(grads[self.bad_param], np.nan)
+        return loss, grads
+
+
+def test_nan_gradient_with_finite_loss_stops_training_naming_parameter_and_iteration(small_data):
+    np.random.seed(0)
+    model = NanGradientModel(make_model(), bad_at_call=7, bad_param="W2")
+    solver = Solver(model, small_data, update_rule="adam", optim_config={"learning_rate": 1e-2},
+                    num_epochs=10, batch_size=10, verbose=False)
+    with pytest.warns(RuntimeWarning, match=r"gradient of W2 became non-finite .*at iteration 7 / 50"):
+        solver.train()
+    assert len(solver.loss_history) == 7 and np.isfinite(solver.loss_history[-1])
+    assert all(np.all(np.isfinite(value)) for value in model.params.values())
+    for name, value in solver.best_params.items():
+        assert np.array_equal(model.params[name], value)
+
+
+def test_nan_gradient_at_the_first_step_keeps_the_initial_parameters(small_data):
+    np.random.seed(0)
+    model = NanGradientModel(make_model(), bad_at_call=1, bad_param="b3")
+    initial = {name: value.copy() for name, value in model.params.items()}
+    solver = Solver(model, small_data, num_epochs=2, batch_size=10, verbose=False)
+    with pytest.warns(RuntimeWarning, match="gradient of b3 .*iteration 1 / 10.*last finite parameters"):
+        solver.train()
+    assert solver.best_params == {}
+    for name, value in initial.items():
+        assert np.array_equal(model.params[name], value)
+
+
+def overflowing_rule(w, dw, config):
+    """Module level, so a checkpoint could name it; its steps overflow to infinity."""
+    with np.errstate(over="ignore"):
+        return w * 1e308 * 1e308, config
+
+
+def test_update_that_overflows_stops_training_without_writing_it(small_data):
+    np.random.seed(0)
+    model = make_model()
+    initial = {name: value.copy() for name, value in model.params.items()}
+    solver = Solver(model, small_data, update_rule=overflowing_rule, num_epochs=2, batch_size=10, verbose=False)
+    with pytest.warns(RuntimeWarning, match=r"update of W1 made it non-finite at iteration 1 / 10"):
+        solver.train()
+    for name, value in initial.items():
+        assert np.array_equal(model.params[name], value)
+
+
+def test_non_finite_parameters_never_become_the_best(small_data):
+    np.random.seed(0)
+    model = make_model()
+    solver = Solver(model, small_data, verbose=False)
+    model.params["W1"][0, 0] = np.inf
+    with np.errstate(invalid="ignore"):
+        solver._evaluate()
+    assert solver.best_params == {} and solver.val_acc_history
+    model.params["W1"][0, 0] = 0.0
+    solver._evaluate()
+    assert set(solver.best_params) == set(model.params)
+
+
+# ---------------------------------------------------------------------------- argument checks
+
+@pytest.mark.parametrize("options, message", [
+    ({"batch_size": 0}, r"batch_size must be a positive integer, got 0"),
+    ({"batch_size": -10}, r"batch_size must be a positive integer, got -10"),
+    ({"batch_size": 2.5}, r"batch_size must be a positive integer, got 2\.5"),
+    ({"num_epochs": 2.5}, r"num_epochs must be a positive integer, got 2\.5"),
+    ({"num_epochs": True}, r"num_epochs must be a positive integer, got True"),
+    ({"print_every": 0}, r"print_every must be a positive integer"),
+    ({"num_val_samples": 0}, r"num_val_samples must be None or a positive integer"),
+    ({"lr_decay": float("nan")}, r"lr_decay must be a positive number"),
+    ({"update_rule": "np"}, r'Invalid update_rule "np": cs231n/optim.py has .*adam.*sgd'),
+    ({"update_rule": "zeros_like"}, r'Invalid update_rule "zeros_like"'),
+    ({"update_rule": 3}, r"update_rule must be a name or a callable, got 3"),
+    ({"update_rule": "adam", "optim_config": {"learning_rat": 1e-3}},
+     r"update rule adam does not use: 'learning_rat' \(did you mean 'learning_rate'\?\); it uses beta1"),
+    ({"update_rule": "sgd", "optim_config": {"learning_rate": 1e-3, "momentum": 0.9}},
+     r"update rule sgd does not use: 'momentum'; it uses learning_rate"),
+    ({"optim_config": [("learning_rate", 1e-3)]}, r"optim_config must be a dict"),
+])
+def test_unusable_arguments_are_refused_by_name(small_data, options, message):
+    with pytest.raises(ValueError, match=message):
+        Solver(make_model(), small_data, **options)
+
+
+@pytest.mark.parametrize("split", ["train", "val"])
+def test_empty_split_is_refused(small_data, split):
+    data = dict(small_data, **{f"X_{split}": small_data[f"X_{split}"][:0], f"y_{split}": small_data[f"y_{split}"][:0]})
+    with pytest.raises(ValueError, match=rf"data\['X_{split}'\] is empty"):
+        Solver(make_model(), data)
+
+
+def test_missing_data_entries_are_named(small_data):
+    data = {key: value for key, value in small_data.items() if key != "y_val"}
+    with pytest.raises(ValueError, match="data lacks y_val"):
+        Solver(make_model(), data)
+
+
+def test_every_named_rule_accepts_its_own_keys(small_data):
+    Solver(make_model(), small_data, update_rule="sgd_momentum", optim_config={"learning_rate": 1e-3, "momentum": 0.5})
+    Solver(make_model(), small_data, update_rule="rmsprop",
+           optim_config={"learning_rate": 1e-3, "decay_rate": 0.9, "epsilon": 1e-6})
+    Solver(make_model(), small_data, update_rule="adam",
+           optim_config={"learning_rate": 1e-3, "beta1": 0.8, "beta2": 0.99, "epsilon": 1e-6})
+
+
+# ---------------------------------------------------------------------------- checkpoints are data only
+
+def test_pickle_checkpoint_is_refused_without_running_its_code(small_data, tmp_path):
+    marker = tmp_path / "code-ran"
+    path = tmp_path / "old_epoch_3.pkl"
+    path.write_bytes(pickle.dumps({"model": CreatesMarker(marker), "epoch": 3}))
+    with pytest.raises(CheckpointError, match=r"old_epoch_3\.pkl is a pickle .*can run code.*train again"):
+        Solver.load_checkpoint(path, make_model(), small_data)
+    assert not marker.exists()
+
+
+def test_checkpoint_with_an_object_array_is_refused_without_running_its_code(small_data, tmp_path):
+    train_with_checkpoints(small_data, tmp_path / "run", num_epochs=1)
+    path = tmp_path / "run_epoch_1.npz"
+    with np.load(path, allow_pickle=False) as archive:
+        contents = {name: archive[name] for name in archive.files}
+    marker = tmp_path / "code-ran"
+    contents["array_0"] = np.array([CreatesMarker(marker)], dtype=object)
+    with open(path, "wb") as f:
+        np.savez(f, **contents)
+    with pytest.raises(CheckpointError, match=r"run_epoch_1\.npz is not a readable Solver checkpoint: .*allow_pickle"):
+        Solver.load_checkpoint(path, make_model(), small_data)
+    assert not marker.exists()
+
+
+def rewrite_state(path, change):
+    with np.load(path, allow_pickle=False) as archive:
+        contents = {name: archive[name] for name in archive.files}
+    state = json.loads(str(contents["state"]))
+    change(state)
+    contents["state"] = np.array(json.dumps(state))
+    with open(path, "wb") as f:
+        np.savez(f, **contents)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda state: state.update(version=99), r"version 99 checkpoint; this solver reads version 1"),
+    (lambda state: state.pop("best_params"), r"lacks 'best_params'"),
+    (lambda state: state.update(epoch="three"), r"'epoch' is a str"),
+    (lambda state: state.update(format="something else"), r"not a Solver checkpoint"),
+    (lambda state: state["model_params"].update(W1={"__ndarray__": "array_999"}), r"array 'array_999'"),
+    (lambda state: state.update(rng_state={"bit_generator": "none"}), r"saved random state is invalid"),
+])
+def test_damaged_checkpoint_record_gives_a_clear_error(small_data, tmp_path, change, message):
+    train_with_checkpoints(small_data, tmp_path / "run", num_epochs=1)
+    path = tmp_path / "run_epoch_1.npz"
+    rewrite_state(path, change)
+    with pytest.raises(CheckpointError, match=message):
+        Solver.load_checkpoint(path, make_model(), small_data)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"not a checkpoint at all", r"not a readable Solver checkpoint"),
+    (b"PK\x03\x04 truncated", r"not a readable Solver checkpoint"),
+])
+def test_other_files_give_a_clear_error(small_data, tmp_path, content, message):
+    path = tmp_path / "notes.npz"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=message):
+        Solver.load_checkpoint(path, make_model(), small_data)
+
+
+def test_npz_without_a_state_record_is_not_a_checkpoint(small_data, tmp_path):
+    path = tmp_path / "weights.npz"
+    with open(path, "wb") as f:
+        np.savez(f, W1=np.zeros(3))
+    with pytest.raises(CheckpointError, match=r"weights\.npz is not a Solver checkpoint: it lacks the 'state' record"):
+        Solver.load_checkpoint(path, make_model(), small_data)
+
+
+def test_checkpoint_into_a_model_of_another_architecture_is_refused(small_data, tmp_path):
+    train_with_checkpoints(small_data, tmp_path / "run", num_epochs=1)
+    other = FullyConnectedNet([30], input_dim=INPUT_DIM, num_classes=NUM_CLASSES, dtype=np.float64)
+    with pytest.raises(CheckpointError, match=r"holds parameters .*'W3': \(30, 5\).*same architecture"):
+        Solver.load_checkpoint(tmp_path / "run_epoch_1.npz", other, small_data)
+
+
+def test_two_runs_with_one_checkpoint_name_do_not_share_a_temporary_file(small_data, tmp_path, monkeypatch):
+    np.random.seed(0)
+    first, second = (Solver(make_model(), small_data, checkpoint_name=str(tmp_path / "run"), verbose=False)
+                     for _ in range(2))
+    real_savez = np.savez
+
+    def savez_while_the_other_run_saves(file, *args, **kwargs):
+        # The second run writes and renames its checkpoint while the first is mid-write.
+        monkeypatch.setattr(np, "savez", real_savez)
+        second._save_checkpoint()
+        real_savez(file, *args, **kwargs)
+
+    monkeypatch.setattr(np, "savez", savez_while_the_other_run_saves)
+    assert first._save_checkpoint() == str(tmp_path / "run_epoch_0.npz")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["run_epoch_0.npz"]
+    restored = Solver.load_checkpoint(tmp_path / "run_epoch_0.npz", make_model(), small_data)
+    for name, value in first.model.params.items():
+        assert np.array_equal(restored.model.params[name], value)
