@@ -1,7 +1,10 @@
 """The submission collector on small fake bundles whose notebooks really ran in a kernel."""
 import copy
+import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import zipfile
@@ -12,6 +15,7 @@ import pytest
 from nbclient import NotebookClient
 from pypdf import PdfReader
 
+from tools import bundle as conventions
 from tools import collect_submission as collector
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +38,7 @@ def fake_notebook(name, with_plot):
         nbformat.v4.new_code_cell(f"value = 6 * 7\nprint('{stem} prints', value)"),
         nbformat.v4.new_markdown_cell("## Inline Question 1\n\nWhy?"),
         nbformat.v4.new_markdown_cell(
-            "**Your Answer:** because $x^2 \\geq 0$.", metadata={"tags": [collector.ANSWER_TAG]}
+            "**Your Answer:** because $x^2 \\geq 0$.", metadata={"tags": [conventions.ANSWER_TAG]}
         ),
     ]
     if with_plot:
@@ -48,11 +52,15 @@ def fake_notebook(name, with_plot):
     return notebook
 
 
+# What most students submit: the core notebooks and one framework notebook.
+SUBMITTED = conventions.CORE_NOTEBOOKS + ("PyTorch.ipynb",)
+
+
 @pytest.fixture(scope="module")
 def executed_notebooks():
-    """The five notebooks, executed once for the whole module."""
+    """Every notebook of the bundle, executed once for the whole module."""
     notebooks = {}
-    for position, name in enumerate(collector.NOTEBOOKS):
+    for position, name in enumerate(conventions.NOTEBOOKS):
         notebook = fake_notebook(name, with_plot=(position == 1))
         NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
         notebooks[name] = notebook
@@ -63,7 +71,7 @@ def executed_notebooks():
 def bundle(tmp_path, executed_notebooks):
     """A complete executed bundle, plus files that must stay out of the archive."""
     root = tmp_path / "assignment2"
-    for name in collector.REQUIRED_CODE + ("cs231n/__init__.py", "cs231n/im2col_cython.pyx",
+    for name in conventions.STUDENT_FILES + ("cs231n/__init__.py", "cs231n/im2col_cython.pyx",
                                            "cs231n/datasets/download.py"):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(f"# {name}\n")
@@ -72,8 +80,8 @@ def bundle(tmp_path, executed_notebooks):
                  ".venv/lib/site.py", "notes.txt"):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text("not for the archive\n")
-    for name, notebook in executed_notebooks.items():
-        nbformat.write(notebook, root / name)
+    for name in SUBMITTED:
+        nbformat.write(executed_notebooks[name], root / name)
     return root
 
 
@@ -96,16 +104,16 @@ def test_complete_bundle_gives_zip_and_pdf_in_order(bundle):
     assert zip_path == bundle / "a2_code_submission.zip"
     with zipfile.ZipFile(zip_path) as archive:
         names = sorted(archive.namelist())
-    assert names == sorted(list(collector.NOTEBOOKS) + [
+    assert names == sorted(list(SUBMITTED) + [
         "cs231n/__init__.py", "cs231n/classifiers/cnn.py", "cs231n/classifiers/fc_net.py",
         "cs231n/datasets/download.py",
         "cs231n/im2col_cython.pyx", "cs231n/layers.py", "cs231n/optim.py", "cs231n/solver.py",
     ])
 
     reader = PdfReader(pdf_path)
-    assert len(reader.pages) >= len(collector.NOTEBOOKS)
+    assert len(reader.pages) >= len(SUBMITTED)
     text = "\n".join(page.extract_text() for page in reader.pages)
-    positions = [text.find(f"Marker sentence for {Path(name).stem}") for name in collector.NOTEBOOKS]
+    positions = [text.find(f"Marker sentence for {Path(name).stem}") for name in SUBMITTED]
     assert -1 not in positions, text[:2000]
     assert positions == sorted(positions)
     assert "BatchNormalization prints 42" in text
@@ -190,7 +198,7 @@ def test_error_output_is_named(bundle):
 
 def test_unanswered_question_is_named(bundle):
     def blank_answer(notebook):
-        notebook.cells[-1].source = f"{collector.ANSWER_PROMPT} {collector.ANSWER_PLACEHOLDER}"
+        notebook.cells[-1].source = f"{conventions.ANSWER_PROMPT} {conventions.ANSWER_PLACEHOLDER}"
 
     edit_notebook(bundle, "FullyConnectedNets.ipynb", blank_answer)
     with pytest.raises(collector.SubmissionError,
@@ -201,7 +209,7 @@ def test_unanswered_question_is_named(bundle):
 
 def test_force_collects_with_a_warning(bundle):
     edit_notebook(bundle, "FullyConnectedNets.ipynb",
-                  lambda notebook: setattr(notebook.cells[-1], "source", collector.ANSWER_PROMPT))
+                  lambda notebook: setattr(notebook.cells[-1], "source", conventions.ANSWER_PROMPT))
     messages = []
     zip_path, pdf_path = collector.collect(bundle, force=True, report=messages.append)
     assert zip_path.is_file() and pdf_path.is_file()
@@ -216,7 +224,7 @@ def inject_parameters(source):
             if cell.cell_type == "code":
                 cell.execution_count += 1
         injected = nbformat.v4.new_code_cell(source, execution_count=1,
-                                             metadata={"tags": [collector.INJECTED_PARAMETERS_TAG]})
+                                             metadata={"tags": [conventions.INJECTED_PARAMETERS_TAG]})
         notebook.cells.insert(1, injected)
     return change
 
@@ -301,7 +309,7 @@ def test_markdown_math_rendering_leaves_code_and_prices_alone():
 def test_shell_wrapper_exits_nonzero_on_missing_file(bundle):
     shutil.copy(REPO_ROOT / "collectSubmission.sh", bundle)
     (bundle / "tools").mkdir()
-    for name in ("__init__.py", "bundle.py", "collect_submission.py"):
+    for name in ("__init__.py", "bundle.py", "collect_submission.py", "submission_pdf.py"):
         shutil.copy(REPO_ROOT / "tools" / name, bundle / "tools")
     (bundle / "cs231n" / "layers.py").unlink()
     environment = dict(os.environ, CS231N_VENV=sys.prefix)
@@ -318,3 +326,177 @@ def test_missing_pdf_toolchain_is_named_with_the_fix(bundle, monkeypatch, capsys
     error = capsys.readouterr().err
     assert "ziamath is not installed" in error and "pip install" in error
     assert_nothing_written(bundle)
+
+
+# ---------------------------------------------------------------------------- framework notebooks
+
+@pytest.fixture
+def recorded_pdf(monkeypatch):
+    """Replaces the PDF step with one that records which notebooks it was given."""
+    rendered = []
+
+    def write_pdf(notebook_paths, destination):
+        rendered.extend(Path(path).name for path in notebook_paths)
+        Path(destination).write_bytes(b"%PDF-1.7 stand-in")
+        return 1
+
+    monkeypatch.setattr(collector, "write_pdf", write_pdf)
+    return rendered
+
+
+def zipped_notebooks(zip_path):
+    with zipfile.ZipFile(zip_path) as archive:
+        return [name for name in archive.namelist() if name.endswith(".ipynb")]
+
+
+@pytest.mark.parametrize("frameworks", [("TensorFlow.ipynb",), ("PyTorch.ipynb", "TensorFlow.ipynb")])
+def test_any_framework_notebook_is_packed_in_order(bundle, executed_notebooks, recorded_pdf, frameworks):
+    (bundle / "PyTorch.ipynb").unlink()
+    for name in frameworks:
+        nbformat.write(executed_notebooks[name], bundle / name)
+    zip_path, _ = collector.collect(bundle, report=lambda message: None)
+    expected = list(conventions.CORE_NOTEBOOKS + frameworks)
+    assert zipped_notebooks(zip_path) == expected
+    assert recorded_pdf == expected
+
+
+def test_no_framework_notebook_is_named_as_missing(bundle, capsys):
+    (bundle / "PyTorch.ipynb").unlink()
+    assert collector.main(["--root", str(bundle), "--force"]) == 1
+    error = capsys.readouterr().err
+    assert "PyTorch.ipynb or TensorFlow.ipynb (at least one)" in error
+    assert_nothing_written(bundle)
+
+
+def test_unanswered_question_in_a_framework_notebook_is_named(bundle, executed_notebooks):
+    nbformat.write(executed_notebooks["TensorFlow.ipynb"], bundle / "TensorFlow.ipynb")
+    edit_notebook(bundle, "TensorFlow.ipynb", lambda notebook: setattr(
+        notebook.cells[-1], "source", conventions.BLANK_ANSWER))
+    with pytest.raises(collector.SubmissionError, match=r"TensorFlow\.ipynb, cell 4: inline question answer is empty"):
+        collector.collect(bundle)
+
+
+# ---------------------------------------------------------------------------- symbolic links
+
+@pytest.fixture
+def outside_secret(tmp_path):
+    secret = tmp_path / "outside" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_text("SECRET CONTENT\n")
+    return secret
+
+
+@pytest.mark.parametrize("link", ["cs231n/x.py", "cs231n/classifiers/fc_net.py", "Dropout.ipynb"])
+def test_symlinked_files_are_refused_by_name_even_with_force(bundle, outside_secret, recorded_pdf, capsys, link):
+    (bundle / link).unlink(missing_ok=True)
+    (bundle / link).symlink_to(outside_secret)
+    assert collector.main(["--root", str(bundle), "--force"]) == 1
+    error = capsys.readouterr().err
+    assert f"{link}: is a symbolic link (to {outside_secret})" in error
+    assert "replace the link with the file itself" in error
+    assert_nothing_written(bundle)
+    assert recorded_pdf == []
+
+
+def test_symlinked_package_folder_is_not_followed_and_is_named(bundle, outside_secret, recorded_pdf):
+    (outside_secret.parent / "helpers.py").write_text("SECRET = 1\n")
+    (bundle / "cs231n" / "extra").symlink_to(outside_secret.parent, target_is_directory=True)
+    messages = []
+    zip_path, _ = collector.collect(bundle, report=messages.append)
+    with zipfile.ZipFile(zip_path) as archive:
+        assert not any("extra" in name for name in archive.namelist())
+        assert b"SECRET" not in b"".join(archive.read(name) for name in archive.namelist())
+    assert any(message.startswith("Not packing cs231n/extra: it is a symbolic link to a folder")
+               for message in messages)
+
+
+# ---------------------------------------------------------------------------- clear errors, no tracebacks
+
+def write_raw_notebook(root, name, change):
+    """Edit a notebook's JSON directly, bypassing nbformat's checks."""
+    path = root / name
+    document = json.loads(path.read_text())
+    change(document)
+    path.write_text(json.dumps(document))
+
+
+def first_code_cell(document):
+    return next(cell for cell in document["cells"] if cell["cell_type"] == "code")
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda document: first_code_cell(document).pop("source"),
+     r"Dropout\.ipynb: is not a valid notebook \('source' is a required property at cell 2\)"),
+    (lambda document: first_code_cell(document).update(execution_count="1"),
+     r"Dropout\.ipynb: is not a valid notebook \('1' is not of type 'integer', 'null' at cell 2, execution_count\)"),
+])
+def test_malformed_notebook_is_one_clear_error_even_with_force(bundle, capsys, recorded_pdf, damage, message):
+    write_raw_notebook(bundle, "Dropout.ipynb", damage)
+    assert collector.main(["--root", str(bundle), "--force"]) == 1
+    error = capsys.readouterr().err
+    assert re.search(message, error), error
+    assert "not even with --force" in error and "Traceback" not in error
+    assert_nothing_written(bundle)
+
+
+@pytest.mark.parametrize("make_unreadable, message", [
+    (lambda path: path.write_text("{ not json"), r"Dropout\.ipynb: cannot be read as a notebook"),
+    (lambda path: path.write_bytes(b"\xff\xfe\x00 binary"), r"Dropout\.ipynb: cannot be read as a notebook"),
+    (lambda path: (path.unlink(), path.mkdir()), r"Dropout\.ipynb: cannot be read \(Is a directory\)"),
+])
+def test_unreadable_notebook_with_force_is_one_clear_error(bundle, capsys, recorded_pdf, make_unreadable, message):
+    make_unreadable(bundle / "Dropout.ipynb")
+    assert collector.main(["--root", str(bundle), "--force"]) == 1
+    error = capsys.readouterr().err
+    assert re.search(message, error), error
+    assert "Traceback" not in error
+    assert_nothing_written(bundle)
+    assert recorded_pdf == []
+
+
+def test_folder_without_write_permission_is_one_clear_error(bundle, capsys, monkeypatch, recorded_pdf):
+    # The tests may run as root, for whom chmod does not block writing, so the refusal
+    # is simulated where the collector first writes.
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(collector.tempfile, "mkstemp", refuse)
+    assert collector.main(["--root", str(bundle)]) == 1
+    error = capsys.readouterr().err
+    assert f"cannot write into {bundle} (Permission denied)" in error
+    assert "Traceback" not in error
+    assert_nothing_written(bundle)
+
+
+def test_sighup_removes_the_temporary_files(bundle):
+    # The PDF step hangs up its own process midway, as a closed terminal would.
+    script = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from tools import collect_submission as collector\n"
+        "def write_pdf(paths, destination):\n"
+        "    Path(destination).write_bytes(b'%PDF-1.7 half written')\n"
+        "    os.kill(os.getpid(), signal.SIGHUP)\n"
+        "    raise AssertionError('SIGHUP did not stop the collector')\n"
+        "collector.write_pdf = write_pdf\n"
+        f"sys.exit(collector.main(['--root', {str(bundle)!r}]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 128 + signal.SIGHUP, result.stderr
+    assert "AssertionError" not in result.stderr
+    assert not list(bundle.glob(".a2_*")) and not list(bundle.glob("a2_*"))
+
+
+def test_huge_outputs_keep_the_checks_and_their_messages_small(bundle):
+    def add_huge_outputs(notebook):
+        cell = notebook.cells[1]
+        cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text="x" * 50_000_000))
+        cell.outputs.append(nbformat.v4.new_output("error", ename="ValueError", evalue="v" * 5_000_000,
+                                                   traceback=[]))
+
+    edit_notebook(bundle, "Dropout.ipynb", add_huge_outputs)
+    problems = collector.notebook_problems(bundle / "Dropout.ipynb")
+    assert len(problems) == 1
+    assert problems[0].startswith("Dropout.ipynb, cell 2 ") and "raised ValueError: vvv" in problems[0]
+    assert len(problems[0]) < 400

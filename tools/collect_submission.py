@@ -4,16 +4,22 @@ Run from the assignment folder (``bash collectSubmission.sh`` calls this)::
 
     python -m tools.collect_submission [--force] [--root DIR]
 
-It checks that every required file exists, that every notebook was run top to bottom
-without an error, for real rather than in the runner's smoke mode, and that every
-inline question has an answer. Then it writes
+It checks that every required file exists (the student files, the four core notebooks
+and at least one of the framework notebooks, PyTorch or TensorFlow), that every
+notebook was run top to bottom without an error, for real rather than in the runner's
+smoke mode, and that every inline question has an answer. Then it writes
 
-* ``a2_code_submission.zip``: the five notebooks and the package's ``.py``/``.pyx`` files;
-* ``a2_inline_submission.pdf``: the five notebooks in order, with plots, and math rendered
+* ``a2_code_submission.zip``: the notebooks and the package's ``.py``/``.pyx`` files;
+* ``a2_inline_submission.pdf``: the notebooks in order, with plots, and math rendered
   to vector graphics (ziamath, pure Python) and laid out by WeasyPrint, so no TeX is needed.
 
+Only regular files inside the assignment folder are packed: a notebook or source file
+that is a symbolic link is refused (named, with the fix), and linked folders inside
+the package are not followed (named too).
+
 Both are written under temporary names and renamed only once both are complete, so an
-interrupted run never leaves a half-written file under a final name.
+interrupted run (Ctrl-C, SIGTERM, SIGHUP) never leaves a half-written file under a final
+name. Every error ends in a message and a non-zero exit status.
 """
 import argparse
 import os
@@ -22,28 +28,23 @@ import signal
 import sys
 import tempfile
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from .bundle import ANSWER_TAG, INJECTED_PARAMETERS_TAG, NOTEBOOKS
+from .bundle import (
+    CORE_NOTEBOOKS, FRAMEWORK_NOTEBOOKS, INJECTED_PARAMETERS_TAG, NOTEBOOKS, SMOKE_PARAMETER,
+    STUDENT_FILES, answer_is_filled, is_answer_cell, is_excluded,
+)
 from .submission_pdf import render_markdown_math, write_pdf  # noqa: F401 (re-exported for tests)
 
-REQUIRED_CODE = (
-    "cs231n/layers.py",
-    "cs231n/classifiers/fc_net.py",
-    "cs231n/classifiers/cnn.py",
-    "cs231n/optim.py",
-    "cs231n/solver.py",
-)
 ZIP_NAME = "a2_code_submission.zip"
 PDF_NAME = "a2_inline_submission.pdf"
-ANSWER_PROMPT = "**Your Answer:**"
-ANSWER_PLACEHOLDER = "*Write your answer here.*"
-_SMOKE_ON = re.compile(r"^\s*SMOKE\s*=\s*True\b", re.MULTILINE)
+_SMOKE_ON = re.compile(rf"^\s*{SMOKE_PARAMETER}\s*=\s*True\b", re.MULTILINE)
 PACKAGE_DIR = "cs231n"
 CODE_SUFFIXES = (".py", ".pyx")
-# Folders inside the package that never belong in the archive (the data itself lives
-# in cs231n/datasets/cifar-10-batches-py; the code beside it is kept).
-SKIPPED_DIRS = {"__pycache__", "build", ".ipynb_checkpoints", "cifar-10-batches-py"}
+# Error messages quote a cell's error text up to this length: an exception message can
+# be megabytes long.
+MAX_QUOTED_ERROR = 200
+
 
 class SubmissionError(Exception):
     """The bundle is not ready to submit; the message lists every problem found."""
@@ -67,41 +68,129 @@ def check_toolchain():
         )
 
 
-def missing_files(root):
-    """Return the required files (paths relative to ``root``) that do not exist."""
+def submitted_notebooks(root):
+    """The notebooks of ``root`` that go into the submission, in NOTEBOOKS order.
+
+    Every core notebook and whichever framework notebooks exist (links included, so
+    that symlink_problems can name them).
+    """
     root = Path(root)
-    return [name for name in REQUIRED_CODE + NOTEBOOKS if not (root / name).is_file()]
+    return [name for name in NOTEBOOKS
+            if name in CORE_NOTEBOOKS or os.path.lexists(root / name)]
+
+
+def missing_files(root):
+    """The required files (paths relative to ``root``) that do not exist.
+
+    A framework notebook is missing only when none of them exists; the entry then
+    names them all.
+    """
+    root = Path(root)
+    missing = [name for name in STUDENT_FILES + CORE_NOTEBOOKS if not os.path.lexists(root / name)]
+    if not any(os.path.lexists(root / name) for name in FRAMEWORK_NOTEBOOKS):
+        missing.append(" or ".join(FRAMEWORK_NOTEBOOKS) + " (at least one)")
+    return missing
+
+
+def _walk_package(root):
+    """(source files, linked folders) under the package, relative to ``root``, sorted.
+
+    Folders that are symbolic links are not entered; excluded names (caches, builds,
+    the dataset) are skipped.
+    """
+    files, linked_folders = [], []
+    for folder, subfolders, names in os.walk(root / PACKAGE_DIR):
+        here = Path(folder)
+        for name in list(subfolders):
+            relative = (here / name).relative_to(root)
+            if is_excluded(PurePosixPath(relative.as_posix())):
+                subfolders.remove(name)
+            elif (here / name).is_symlink():
+                linked_folders.append(relative)
+        for name in names:
+            relative = (here / name).relative_to(root)
+            if relative.suffix in CODE_SUFFIXES and not is_excluded(PurePosixPath(relative.as_posix())):
+                files.append(relative)
+    return sorted(files), sorted(linked_folders)
+
+
+def code_files(root):
+    """The package's source files, relative to ``root``, in a stable order."""
+    return _walk_package(Path(root))[0]
+
+
+def linked_package_folders(root):
+    """Folders inside the package that are symbolic links: the collector does not follow them."""
+    return _walk_package(Path(root))[1]
+
+
+def symlink_problems(root):
+    """One line for each file that would be packed but is a symbolic link."""
+    root = Path(root)
+    candidates = [Path(name) for name in submitted_notebooks(root)] + code_files(root)
+    return [
+        f"{name.as_posix()}: is a symbolic link (to {os.readlink(root / name)}); the submission "
+        f"takes only regular files inside the assignment folder: replace the link with the file itself"
+        for name in candidates if (root / name).is_symlink()
+    ]
+
+
+def _cell_source(cell):
+    source = cell.get("source", "")
+    return source if isinstance(source, str) else "".join(source)
 
 
 def _cell_label(index, cell):
-    first_line = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
+    first_line = next((line.strip() for line in _cell_source(cell).splitlines() if line.strip()), "")
     if len(first_line) > 50:
         first_line = first_line[:47] + "..."
     return f"cell {index} ({first_line!r})" if first_line else f"cell {index}"
 
 
-def answer_is_filled(source):
-    """True when an inline-answer cell holds more than the prompt and the placeholder."""
-    text = source.replace(ANSWER_PROMPT, "").replace(ANSWER_PLACEHOLDER, "")
-    return bool(text.strip())
+def _quoted(text):
+    text = str(text)
+    return text if len(text) <= MAX_QUOTED_ERROR else text[:MAX_QUOTED_ERROR] + "..."
 
 
-def is_answer_cell(cell):
-    """Inline-answer cells are tagged; untagged cells that start with the prompt count too."""
-    if cell.cell_type != "markdown":
-        return False
-    tags = cell.get("metadata", {}).get("tags", [])
-    return ANSWER_TAG in tags or cell.source.lstrip().startswith(ANSWER_PROMPT)
+def read_notebook(path):
+    """Read and validate one notebook; SubmissionError naming it if it cannot be packed.
+
+    A file that is not readable, not JSON, or not in the notebook format (a code cell
+    without source, an execution count that is not a number...) cannot be graded or
+    rendered, so even --force does not pack it.
+    """
+    import nbformat
+
+    path = Path(path)
+    validation = {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            notebook = nbformat.read(f, as_version=4, capture_validation_error=validation)
+    except OSError as error:
+        raise SubmissionError(f"{path.name}: cannot be read ({error.strerror or error})") from None
+    except Exception as error:  # nbformat raises many kinds for a file that is not a notebook
+        raise SubmissionError(f"{path.name}: cannot be read as a notebook ({_quoted(error)})") from None
+    if "ValidationError" in validation:
+        error = validation["ValidationError"]
+        parts = list(error.absolute_path)
+        if len(parts) >= 2 and parts[0] == "cells" and isinstance(parts[1], int):
+            parts[:2] = [f"cell {parts[1] + 1}"]  # numbered from 1, as in every other message
+        where = ", ".join(str(part) for part in parts)
+        raise SubmissionError(
+            f"{path.name}: is not a valid notebook ({_quoted(error.message)}"
+            f"{' at ' + where if where else ''}); open it in Jupyter and save it again"
+        )
+    return notebook
 
 
 def is_smoke_parameters_cell(cell):
     """True for a cell papermill injected that turns the notebook's smoke mode on."""
     tags = cell.get("metadata", {}).get("tags", [])
-    return (cell.cell_type == "code" and INJECTED_PARAMETERS_TAG in tags
-            and _SMOKE_ON.search(cell.source) is not None)
+    return (cell.get("cell_type") == "code" and INJECTED_PARAMETERS_TAG in tags
+            and _SMOKE_ON.search(_cell_source(cell)) is not None)
 
 
-def notebook_problems(path):
+def notebook_problems(path, notebook=None):
     """List what keeps one notebook from being submitted, each naming the notebook and cell.
 
     A notebook passes when every non-empty code cell has run, the execution counts rise
@@ -109,21 +198,21 @@ def notebook_problems(path):
     not run in the headless runner's smoke mode, and every inline-answer cell has been
     filled in. Only code cells count as run or not, so the markdown banners papermill
     adds around a failed cell (tagged papermill-error-cell-tag) are not reported; the
-    error output of the failed cell is.
+    error output of the failed cell is. ``notebook`` is the already read notebook, if
+    any; a file that cannot be read is reported as one problem.
     """
-    import nbformat
-
     path = Path(path)
-    try:
-        notebook = nbformat.read(path, as_version=4)
-    except Exception as error:  # any parse failure means the file cannot be graded
-        return [f"{path.name}: cannot be read as a notebook ({error})"]
+    if notebook is None:
+        try:
+            notebook = read_notebook(path)
+        except SubmissionError as error:
+            return [str(error)]
 
     problems = []
     code_cells = [
         (index, cell)
         for index, cell in enumerate(notebook.cells, start=1)
-        if cell.cell_type == "code" and cell.source.strip()
+        if cell.cell_type == "code" and _cell_source(cell).strip()
     ]
     if code_cells and all(cell.get("execution_count") is None for _, cell in code_cells):
         problems.append(f"{path.name}: has not been executed (no code cell has run)")
@@ -144,35 +233,28 @@ def notebook_problems(path):
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error":
                     problems.append(
-                        f"{label}: raised {output.get('ename', 'an error')}: "
-                        f"{output.get('evalue', '')}".rstrip(": ")
+                        f"{label}: raised {_quoted(output.get('ename', 'an error'))}: "
+                        f"{_quoted(output.get('evalue', ''))}".rstrip(": ")
                     )
     for index, cell in enumerate(notebook.cells, start=1):
         if is_smoke_parameters_cell(cell):
             problems.append(
                 f"{path.name}, cell {index}: was run in smoke mode (a cell tagged "
-                f"{INJECTED_PARAMETERS_TAG} sets SMOKE = True); run it again in full"
+                f"{INJECTED_PARAMETERS_TAG} sets {SMOKE_PARAMETER} = True); run it again in full"
             )
-        if is_answer_cell(cell) and not answer_is_filled(cell.source):
+        if is_answer_cell(cell) and not answer_is_filled(_cell_source(cell)):
             problems.append(f"{path.name}, cell {index}: inline question answer is empty")
     return problems
 
 
-def code_files(root):
-    """The package's source files, relative to ``root``, in a stable order."""
-    root = Path(root)
-    files = []
-    for path in sorted((root / PACKAGE_DIR).rglob("*")):
-        relative = path.relative_to(root)
-        if path.suffix in CODE_SUFFIXES and path.is_file() and not SKIPPED_DIRS & set(relative.parts):
-            files.append(relative)
-    return files
+def write_zip(root, destination, notebooks=None):
+    """Write the notebooks and package sources of ``root`` to the zip file ``destination``.
 
-
-def write_zip(root, destination):
-    """Write the notebooks and package sources of ``root`` to the zip file ``destination``."""
+    ``notebooks`` defaults to those submitted_notebooks finds.
+    """
     root = Path(root)
-    members = [Path(name) for name in NOTEBOOKS] + code_files(root)
+    notebooks = submitted_notebooks(root) if notebooks is None else notebooks
+    members = [Path(name) for name in notebooks] + code_files(root)
     with zipfile.ZipFile(destination, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for member in members:
             archive.write(root / member, member.as_posix())
@@ -193,14 +275,34 @@ def collect(root=".", force=False, report=print):
     """Check the bundle in ``root`` and write the zip and the PDF next to it.
 
     Returns the paths of the two files. Raises SubmissionError listing every problem;
-    with ``force`` the notebook problems become warnings (missing files never do).
+    with ``force`` the notebook problems become warnings (missing, linked or unreadable
+    files never do).
     """
     root = Path(root).resolve()
     missing = missing_files(root)
     if missing:
         raise SubmissionError("required files are missing:\n" + "\n".join(f"  {name}" for name in missing))
+    linked = symlink_problems(root)
+    if linked:
+        raise SubmissionError("symbolic links are not submitted:\n" + "\n".join(f"  {line}" for line in linked))
+    for folder in linked_package_folders(root):
+        report(f"Not packing {folder.as_posix()}: it is a symbolic link to a folder "
+               f"({os.readlink(root / folder)}), which the collector does not follow.")
 
-    problems = [problem for name in NOTEBOOKS for problem in notebook_problems(root / name)]
+    notebooks = submitted_notebooks(root)
+    read = {}
+    unreadable = []
+    for name in notebooks:
+        try:
+            read[name] = read_notebook(root / name)
+        except SubmissionError as error:
+            unreadable.append(str(error))
+    if unreadable:
+        raise SubmissionError(
+            "these notebooks cannot be packed (not even with --force):\n"
+            + "\n".join(f"  {line}" for line in unreadable)
+        )
+    problems = [problem for name in notebooks for problem in notebook_problems(root / name, read[name])]
     if problems:
         listing = "\n".join(f"  {problem}" for problem in problems)
         if not force:
@@ -212,17 +314,24 @@ def collect(root=".", force=False, report=print):
 
     if not problems:
         report("All checks passed.")
+    report(f"Packing {', '.join(notebooks)}.")
     report("Writing the zip and the PDF (the PDF takes a minute)...")
     zip_path, pdf_path = root / ZIP_NAME, root / PDF_NAME
     temporaries = []
     try:
         # Created inside the try, so a failure creating the second removes the first.
-        zip_temporary = _temporary_path(root, ZIP_NAME)
-        temporaries.append(zip_temporary)
-        pdf_temporary = _temporary_path(root, PDF_NAME)
-        temporaries.append(pdf_temporary)
-        members = write_zip(root, zip_temporary)
-        page_count = write_pdf([root / name for name in NOTEBOOKS], pdf_temporary)
+        try:
+            zip_temporary = _temporary_path(root, ZIP_NAME)
+            temporaries.append(zip_temporary)
+            pdf_temporary = _temporary_path(root, PDF_NAME)
+            temporaries.append(pdf_temporary)
+        except PermissionError as error:
+            raise SubmissionError(
+                f"cannot write into {root} ({error.strerror}): make the folder writable, or "
+                f"copy the assignment to a folder you can write to"
+            ) from None
+        members = write_zip(root, zip_temporary, notebooks)
+        page_count = write_pdf([root / name for name in notebooks], pdf_temporary)
         os.replace(zip_temporary, zip_path)
         os.replace(pdf_temporary, pdf_path)
     finally:
@@ -237,8 +346,9 @@ def collect(root=".", force=False, report=print):
     return zip_path, pdf_path
 
 
-def _exit_on_terminate(signal_number, frame):
-    # Turn SIGTERM into an exception so that collect() removes its temporary files.
+def _exit_on_signal(signal_number, frame):
+    # Turn SIGTERM and SIGHUP (a closed terminal) into an exception, so that collect()
+    # removes its temporary files on the way out.
     raise SystemExit(128 + signal_number)
 
 
@@ -250,7 +360,9 @@ def main(argv=None):
         help="write the files even if notebooks are unexecuted, failing, smoke-run or unanswered",
     )
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _exit_on_terminate)
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _exit_on_signal)
     try:
         check_toolchain()
         collect(args.root, force=args.force)
@@ -258,6 +370,13 @@ def main(argv=None):
         print(f"ERROR: {error}", file=sys.stderr)
         print("Nothing was written.", file=sys.stderr)
         return 1
+    except OSError as error:
+        print(f"ERROR: {error}", file=sys.stderr)
+        print("Nothing was written.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrupted. Nothing was written.", file=sys.stderr)
+        return 130
     return 0
 
 
