@@ -50,6 +50,13 @@ def sgd_momentum(w, dw, config=None):
     v = config.get("velocity", np.zeros_like(w))
 
     next_w = None
+    # ---- Task: SGD with momentum ---------------------------------------------------
+    # Update the velocity v: decay the previous velocity by the momentum and add a
+    # step of learning_rate down the gradient; then move w by the new velocity.
+    # Store the new weights in next_w and the new velocity in v (the line after the
+    # region puts it back into config for the next call).
+    # Checked in FullyConnectedNets.ipynb, "2.1 SGD with momentum".
+    # -------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     v = config["momentum"] * v - config["learning_rate"] * dw
     next_w = w + v
@@ -77,6 +84,14 @@ def sgd_nesterov_momentum(w, dw, config=None):
     v = config.get("velocity", np.zeros_like(w))
 
     next_w = None
+    # ---- Extra task (not in the original assignment): Nesterov momentum ------------
+    # The velocity update is the one of sgd_momentum. The difference is where the
+    # gradient is taken: at the point momentum is about to carry w to. With the usual
+    # change of variables w stores that look-ahead point, so the step combines the
+    # new velocity and the previous one. Store the new weights in next_w and the new
+    # velocity in v.
+    # Checked in tests/test_optim.py and in FullyConnectedNets.ipynb's comparison.
+    # -------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     previous_v = v
     v = config["momentum"] * v - config["learning_rate"] * dw
@@ -103,6 +118,12 @@ def adagrad(w, dw, config=None):
     config.setdefault("cache", np.zeros_like(w))
 
     next_w = None
+    # ---- Extra task (not in the original assignment): AdaGrad ----------------------
+    # Add the squared gradient to config["cache"] (a running sum that only grows),
+    # then step each weight by learning_rate * dw divided by the square root of its
+    # cache plus epsilon. Store the new weights in next_w.
+    # Checked in tests/test_optim.py and in FullyConnectedNets.ipynb's comparison.
+    # -------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     config["cache"] = config["cache"] + dw**2
     next_w = w - config["learning_rate"] * dw / (np.sqrt(config["cache"]) + config["epsilon"])
@@ -128,6 +149,13 @@ def rmsprop(w, dw, config=None):
     config.setdefault("cache", np.zeros_like(w))
 
     next_w = None
+    # ---- Task: RMSProp -------------------------------------------------------------
+    # Keep a moving average of the squared gradient in config["cache"] (decayed by
+    # decay_rate each step), then step each weight by learning_rate * dw divided by
+    # the square root of that average plus epsilon (epsilon keeps the division
+    # finite where the average is zero). Store the new weights in next_w.
+    # Checked in FullyConnectedNets.ipynb, "2.3 RMSProp and Adam".
+    # -------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     decay = config["decay_rate"]
     config["cache"] = decay * config["cache"] + (1 - decay) * dw**2
@@ -160,6 +188,16 @@ def adam(w, dw, config=None):
     config.setdefault("t", 0)
 
     next_w = None
+    # ---- Task: Adam ----------------------------------------------------------------
+    # Increment the step counter t first, then update the moving averages of the
+    # gradient (m, with beta1) and of its square (v, with beta2). Both start at zero,
+    # so in early steps they are too small: divide each by (1 - beta ** t) before
+    # use (bias correction). Step by learning_rate * corrected m over (square root
+    # of corrected v plus epsilon), store the new weights in next_w and keep m, v and
+    # t in config. The reference values of the notebook assume t is incremented
+    # before it is used.
+    # Checked in FullyConnectedNets.ipynb, "2.3 RMSProp and Adam".
+    # -------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     beta1, beta2 = config["beta1"], config["beta2"]
     config["t"] += 1

@@ -2,82 +2,58 @@
 
     python -m tools.make_release OUT_DIR [--source DIR]
 
-* In ``.py`` files and notebook code cells, the code between each pair of
-  ``START OF YOUR CODE`` / ``END OF YOUR CODE`` marker lines is replaced by one
-  ``raise NotImplementedError(...)`` naming the file (or notebook and cell), the function
-  and what it should do; the marker lines stay. Every region raises, including those that
-  only fill in a value, so each notebook stops exactly where the student has work to do.
+* In the package's ``.py`` files and in notebook code cells, the code between each pair
+  of ``START OF YOUR CODE`` / ``END OF YOUR CODE`` marker lines is replaced by one
+  ``raise NotImplementedError(...)`` that names the file (or notebook and cell) and the
+  function, and points to the task comment above the region; the marker lines stay.
+  Every region raises, so each notebook stops exactly where the student has work to do.
+* ``SOLUTION ONLY`` blocks (tools/bundle.py) are dropped with their marker lines, as if
+  they had never been there.
 * Inline-answer cells go back to the bare prompt; every output is cleared; cells that
-  papermill added to a notebook it ran (injected parameters such as ``SMOKE = True``,
-  error banners) are dropped.
-* Everything else is copied as is, apart from environments, build products, datasets,
-  caches, version control and submission files.
+  papermill added to a notebook it ran are dropped.
+* Staff material stays out (the benchmarks with their tuned recipes, the release and
+  grading tools and their tests, CI), as do environments, build products, datasets,
+  caches, version control and submission files. Symbolic links are skipped, each named.
+* Everything else is copied as is.
+
+Any line that mentions a marker's words without being exactly a marker line stops the
+release with an error naming the file and line, so a mistyped marker never ships a
+solution. Exit status: 0 on success, 1 when the release could not be built.
 """
 import argparse
 import ast
-import fnmatch
 import json
 import shutil
 import sys
 import textwrap
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from .bundle import ANSWER_TAG, INJECTED_PARAMETERS_TAG, PAPERMILL_ERROR_TAG
+from .bundle import (BLANK_ANSWER, END_MARKER, INJECTED_PARAMETERS_TAG, PAPERMILL_ERROR_TAG,
+                     SOLUTION_ONLY_END, SOLUTION_ONLY_START, START_MARKER, MarkerError,
+                     is_answer_cell, is_excluded, marker_regions)
 
-START_MARKER = "# *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****"
-END_MARKER = "# *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****"
-BLANK_ANSWER = "**Your Answer:** *Write your answer here.*"
 PAPERMILL_CELL_TAGS = {INJECTED_PARAMETERS_TAG, PAPERMILL_ERROR_TAG}
-
-# Names (of files or folders, at any depth) that stay out of the release.
-EXCLUDED_NAMES = (
-    ".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
-    ".ipynb_checkpoints", "*.so", "*.pyd", "*.py[cod]",
-    "cifar-10-batches-py", "cifar-10-python.tar.gz", "*.partial", ".cifar-10-*",
-    "a2_code_submission.zip", "a2_inline_submission.pdf",
+# Staff material, relative to the bundle root: never part of a starter release.
+STAFF_ONLY = (
+    ".ci", "benchmarks", "tools/make_release.py", "tools/autograde.py", "tools/grading",
+    "tests/test_release.py", "tests/test_autograde.py",
 )
-# Build products that sit next to their sources.
-EXCLUDED_PATHS = ("cs231n/im2col_cython.c", "cs231n/im2col_cython.html")
+# Where student tasks live: the package's Python files and the notebooks.
+PACKAGE = "cs231n"
 
 
 class ReleaseError(Exception):
-    """The solution bundle cannot be turned into a release (e.g. unbalanced markers)."""
+    """The solution bundle cannot be turned into a release; the message says why and where."""
 
 
-def is_excluded(relative_path):
-    """True for paths (relative to the bundle root) that are not part of a release."""
-    if relative_path.as_posix() in EXCLUDED_PATHS:
-        return True
-    return any(fnmatch.fnmatch(part, pattern) for part in relative_path.parts for pattern in EXCLUDED_NAMES)
+def is_staff_only(relative_path):
+    posix = PurePosixPath(relative_path.as_posix())
+    return any(posix == PurePosixPath(item) or PurePosixPath(item) in posix.parents
+               for item in STAFF_ONLY)
 
 
 def _indent(line):
     return line[: len(line) - len(line.lstrip())]
-
-
-def marker_regions(lines, where):
-    """Return (start, end) line indices of every marker pair; raise on unbalanced markers."""
-    regions, start = [], None
-    for index, line in enumerate(lines):
-        stripped = line.strip()
-        if stripped == START_MARKER:
-            if start is not None:
-                raise ReleaseError(
-                    f"{where}, line {index + 1}: START marker inside the region opened on line {start + 1}"
-                )
-            start = index
-        elif stripped == END_MARKER:
-            if start is None:
-                raise ReleaseError(f"{where}, line {index + 1}: END marker without a START marker")
-            if _indent(line) != _indent(lines[start]):
-                raise ReleaseError(
-                    f"{where}, line {index + 1}: END marker indented differently from its START marker"
-                )
-            regions.append((start, index))
-            start = None
-    if start is not None:
-        raise ReleaseError(f"{where}, line {start + 1}: START marker without an END marker")
-    return regions
 
 
 def _parseable(source):
@@ -90,64 +66,74 @@ def _parseable(source):
 
 
 def _enclosing_function(tree, line_number):
-    """(qualified name, first docstring line) of the innermost function around a line."""
-    best, path = None, []
+    """The qualified name of the innermost function around a line, or None."""
+    best = None
 
     def visit(node, parents):
-        nonlocal best, path
+        nonlocal best
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                inside = child.lineno <= line_number <= child.end_lineno
-                if inside and isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    best, path = child, parents + [child.name]
-                if inside:
+                if child.lineno <= line_number <= child.end_lineno:
+                    if not isinstance(child, ast.ClassDef):
+                        best = ".".join(parents + [child.name])
                     visit(child, parents + [child.name])
             else:
                 visit(child, parents)
 
     if tree is not None:
         visit(tree, [])
-    if best is None:
-        return None, None
-    docstring = ast.get_docstring(best) or ""
-    summary = docstring.strip().split("\n\n")[0].replace("\n", " ").strip()
-    return ".".join(path), summary
+    return best
+
+
+def _has_task_comment(lines, start):
+    """True when comment lines sit right above the START marker at line index ``start``."""
+    return start > 0 and lines[start - 1].strip().startswith("#")
+
+
+def drop_solution_only(source, where):
+    """Remove every SOLUTION ONLY block of ``source``, marker lines included."""
+    lines = source.split("\n")
+    blocks = marker_regions(lines, where, SOLUTION_ONLY_START, SOLUTION_ONLY_END)
+    for start, end in reversed(blocks):
+        del lines[start : end + 1]
+    return "\n".join(lines)
 
 
 def stub_regions(source, where, context=None):
-    """Replace the body of every marker region in ``source`` by a raising placeholder.
+    """Drop SOLUTION ONLY blocks and replace every student region by a raising placeholder.
 
     ``where`` names the file (or notebook and cell) in messages and errors; ``context``
-    describes the task when the region is not inside a documented function.
+    describes the task when the region is neither inside a function nor below a task
+    comment (notebook cells). Raises MarkerError on malformed or unbalanced markers.
     """
+    source = drop_solution_only(source, where)
     lines = source.split("\n")
     regions = marker_regions(lines, where)
     if not regions:
         return source
     tree = _parseable(source)
-    counts = {}
-    described = []
+    described, counts = [], {}
     for start, end in regions:
-        function, summary = _enclosing_function(tree, start + 1)
+        function = _enclosing_function(tree, start + 1)
         counts[function] = counts.get(function, 0) + 1
-        described.append((start, end, function, summary, counts[function]))
+        described.append((start, end, function, counts[function]))
 
-    for start, end, function, summary, number in reversed(described):
+    for start, end, function, number in reversed(described):
         place = f"{where}, {function}" if function else where
         if counts[function] > 1:
             place += f" (part {number} of {counts[function]})"
-        task = summary or context
         message = f"{place}: not implemented yet."
-        if task:
-            message += f" Task: {task}" + ("" if task.endswith((".", "!", "?")) else ".")
+        if _has_task_comment(lines, start):
+            message += " The task comment right above this region says what to compute."
+        elif context:
+            message += f" Task: {context}."
         message += " Write your code between the START OF YOUR CODE and END OF YOUR CODE lines."
         indent = _indent(lines[start])
         pieces = textwrap.wrap(message, width=max(40, 84 - len(indent)), break_on_hyphens=False)
         # JSON strings are valid Python literals and come out double-quoted.
         literals = [f"{indent}    {json.dumps(piece + ' ', ensure_ascii=False)}" for piece in pieces[:-1]]
         literals.append(f"{indent}    {json.dumps(pieces[-1], ensure_ascii=False)}")
-        placeholder = [f"{indent}raise NotImplementedError(", *literals, f"{indent})"]
-        lines[start + 1 : end] = placeholder
+        lines[start + 1 : end] = [f"{indent}raise NotImplementedError(", *literals, f"{indent})"]
     return "\n".join(lines)
 
 
@@ -182,51 +168,97 @@ def release_notebook(notebook, name):
             heading = _nearest_heading(notebook.cells, index)
             context = f"the code for '{heading}'" if heading else None
             cell.source = stub_regions(cell.source, f"{name}, cell {index + 1}", context)
-        elif cell.cell_type == "markdown" and ANSWER_TAG in cell.metadata.get("tags", []):
+        elif is_answer_cell(cell):
             cell.source = BLANK_ANSWER
     return notebook
+
+
+def _read_text(path, relative):
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ReleaseError(f"{relative}: not valid UTF-8 text ({error.reason} at byte {error.start})") from None
+
+
+def _read_notebook(path, relative):
+    import nbformat
+
+    try:
+        return nbformat.reads(_read_text(path, relative), as_version=4)
+    except ReleaseError:
+        raise
+    except Exception as error:  # nbformat raises JSON, validation and key errors alike
+        raise ReleaseError(f"{relative}: not a readable notebook ({type(error).__name__}: {error})") from None
+
+
+def release_contents(source):
+    """What the release of ``source`` holds, computed in memory.
+
+    Returns (outputs, changed, skipped_links): outputs maps each relative path to its new
+    text, or to the source Path to copy as is; changed lists the stubbed or cleared
+    files; skipped_links lists the symbolic links left out.
+    """
+    import nbformat
+
+    outputs, changed, skipped_links = {}, [], []
+    for path in sorted(source.rglob("*")):
+        relative = path.relative_to(source)
+        if is_excluded(relative) or is_staff_only(relative):
+            continue
+        if path.is_symlink():
+            skipped_links.append(relative.as_posix())
+            continue
+        if not path.is_file():
+            continue
+        try:
+            if path.suffix == ".py" and relative.parts[0] == PACKAGE:
+                text = _read_text(path, relative)
+                released = stub_regions(text, relative.as_posix())
+                if released != text:
+                    outputs[relative] = released
+                    changed.append(relative.as_posix())
+                    continue
+            elif path.suffix == ".ipynb":
+                notebook = release_notebook(_read_notebook(path, relative), relative.as_posix())
+                outputs[relative] = nbformat.writes(notebook) + "\n"
+                changed.append(relative.as_posix())
+                continue
+        except MarkerError as error:
+            raise ReleaseError(str(error)) from None
+        outputs[relative] = path
+    return outputs, changed, skipped_links
 
 
 def make_release(source, destination):
     """Write the starter bundle for the solution bundle ``source`` into ``destination``.
 
-    Returns the list of files (relative paths) whose content was changed.
+    Returns (changed, skipped_links): the files whose content was stubbed or cleared and
+    the symbolic links that were left out. Nothing is written when the release cannot
+    be built.
     """
-    import nbformat
-
     source, destination = Path(source).resolve(), Path(destination).resolve()
+    if not source.is_dir():
+        raise ReleaseError(f"the solution bundle {source} is not a folder")
     if destination == source or source in destination.parents:
         raise ReleaseError(f"the release folder {destination} must be outside the bundle {source}")
+    if destination.exists() and not destination.is_dir():
+        raise ReleaseError(f"the release destination {destination} exists and is not a folder")
     if destination.exists() and any(destination.iterdir()):
         raise ReleaseError(f"the release folder {destination} is not empty")
 
-    # Stub everything in memory first, so a marker error leaves no half-built release.
-    outputs, changed = {}, []
-    for path in sorted(source.rglob("*")):
-        relative = path.relative_to(source)
-        if is_excluded(relative) or not path.is_file():
-            continue
-        if path.suffix == ".py":
-            text = path.read_text()
-            released = stub_regions(text, relative.as_posix())
-            if released != text:
-                outputs[relative], changed = released, changed + [relative.as_posix()]
-                continue
-        elif path.suffix == ".ipynb":
-            notebook = release_notebook(nbformat.read(path, as_version=4), relative.as_posix())
-            outputs[relative] = nbformat.writes(notebook) + "\n"
-            changed.append(relative.as_posix())
-            continue
-        outputs[relative] = path
-
-    for relative, content in outputs.items():
-        target = destination / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, Path):
-            shutil.copy2(content, target)
-        else:
-            target.write_text(content)
-    return changed
+    # Everything is stubbed in memory first, so an error leaves no half-built release.
+    outputs, changed, skipped_links = release_contents(source)
+    try:
+        for relative, content in outputs.items():
+            target = destination / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, Path):
+                shutil.copy2(content, target)
+            else:
+                target.write_text(content, encoding="utf-8")
+    except OSError as error:
+        raise ReleaseError(f"could not write the release into {destination}: {error}") from None
+    return changed, skipped_links
 
 
 def main(argv=None):
@@ -236,13 +268,15 @@ def main(argv=None):
                         help="the solution bundle (default: the one holding this script)")
     args = parser.parse_args(argv)
     try:
-        changed = make_release(args.source, args.out_dir)
+        changed, skipped_links = make_release(args.source, args.out_dir)
     except ReleaseError as error:
         print(f"ERROR: {error}", file=sys.stderr)
         return 1
     print(f"Wrote the starter bundle to {args.out_dir}; stubbed or cleared:")
     for name in changed:
         print(f"  {name}")
+    for name in skipped_links:
+        print(f"Skipped the symbolic link {name}: a release holds only the bundle's own files.")
     return 0
 
 

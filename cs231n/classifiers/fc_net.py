@@ -56,6 +56,17 @@ class FullyConnectedNet:
         self.dtype = dtype
         self.params = {}
 
+        # ---- Task: initialize the parameters ---------------------------------------
+        # Store every learnable parameter in self.params. The affine layers are
+        # numbered from 1: W1, b1 for the first, ..., WL, bL for the output layer
+        # (L = self.num_layers). Weights are drawn from a normal distribution with
+        # mean 0 and standard deviation weight_scale; biases start at zero. With
+        # normalization ("batchnorm" or "layernorm"), every hidden layer l also gets a
+        # scale gamma<l> (ones) and a shift beta<l> (zeros), sized like its output;
+        # the output layer is never normalized. The loop after this block casts
+        # everything to self.dtype.
+        # Checked in FullyConnectedNets.ipynb, "1.1 Initial loss and gradient check".
+        # -----------------------------------------------------------------------------
         # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         layer_dims = [input_dim, *hidden_dims, num_classes]
         for layer, (fan_in, fan_out) in enumerate(zip(layer_dims[:-1], layer_dims[1:]), start=1):
@@ -107,6 +118,15 @@ class FullyConnectedNet:
                 bn_param["mode"] = mode
         scores = None
 
+        # ---- Task: forward pass ------------------------------------------------------
+        # Compute the class scores for X and store them in `scores`. Each hidden layer
+        # is affine, then batch/layer normalization when self.normalization says so
+        # (with self.bn_params[i] as its parameter dict), then ReLU, then dropout when
+        # self.use_dropout (with self.dropout_param); the last layer is affine only.
+        # Keep every layer's cache for the backward pass. The sandwich layers of
+        # cs231n/layer_utils.py save much of the bookkeeping.
+        # Checked in FullyConnectedNets.ipynb, "1.1 Initial loss and gradient check".
+        # -----------------------------------------------------------------------------
         # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         dropout_param = self.dropout_param if self.use_dropout else None
         caches = []
@@ -136,6 +156,15 @@ class FullyConnectedNet:
             return scores
 
         loss, grads = 0.0, {}
+        # ---- Task: backward pass -----------------------------------------------------
+        # Compute the data loss with softmax_loss and add L2 regularization of the
+        # weights W1..WL only, 0.5 * self.reg * sum of squares (the factor 0.5 keeps
+        # the gradient simple; the reference values assume it). Then backpropagate
+        # through the layers in reverse order and store in grads[name] the gradient
+        # of the total loss for every name in self.params, shaped like the parameter;
+        # remember the regularization term's share of each weight's gradient.
+        # Checked in FullyConnectedNets.ipynb, "1.1 Initial loss and gradient check".
+        # -----------------------------------------------------------------------------
         # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         loss, dscores = softmax_loss(scores, y)
         weights = [self.params[f"W{layer}"] for layer in range(1, self.num_layers + 1)]

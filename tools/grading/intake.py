@@ -1,0 +1,148 @@
+"""Take the student files and notebooks out of a submission, and nothing else.
+
+A submission is a bundle folder or a zip (``a2_code_submission.zip``). Only the files a
+student edits (tools/bundle.py's STUDENT_FILES) and the notebooks are read; the rest of
+the package always comes from the grader. A zip is checked whole before anything is
+read: no absolute or parent-relative names, no links, no name that is both a file and a
+folder, no duplicate, at most ``max_members`` members, each at most ``max_member_bytes``
+and all together at most ``max_total_bytes`` uncompressed; the members read are counted
+again while they decompress, since a zip's declared sizes can lie. Nothing is extracted
+to disk.
+"""
+import stat
+import zipfile
+import zlib
+from pathlib import Path, PurePosixPath
+
+from ..bundle import NOTEBOOKS, STUDENT_FILES
+
+DEFAULT_MAX_MEMBERS = 2000
+DEFAULT_MAX_MEMBER_MIB = 32
+DEFAULT_MAX_TOTAL_MIB = 256
+PACKAGE_MARKER = "cs231n/__init__.py"
+WANTED = STUDENT_FILES + NOTEBOOKS
+
+
+class IntakeError(Exception):
+    """The submission cannot be read; the message names the file and the problem."""
+
+
+class IntakeLimits:
+    def __init__(self, max_members=DEFAULT_MAX_MEMBERS, max_member_mib=DEFAULT_MAX_MEMBER_MIB,
+                 max_total_mib=DEFAULT_MAX_TOTAL_MIB):
+        self.max_members = max_members
+        self.max_member_bytes = max_member_mib << 20
+        self.max_total_bytes = max_total_mib << 20
+
+
+def read_submission(path, limits=None):
+    """(student files, notebooks, notes): bytes by relative path, bytes by name, and
+    remarks for the report (files missing, links skipped)."""
+    limits = limits or IntakeLimits()
+    path = Path(path)
+    if path.is_dir():
+        return _read_folder(path, limits)
+    if path.is_file():
+        return _read_zip(path, limits)
+    raise IntakeError(f"{path} is neither a bundle folder nor a zip file")
+
+
+def _split(found, notes):
+    sources = {name: data for name, data in found.items() if name in STUDENT_FILES}
+    notebooks = {name: data for name, data in found.items() if name in NOTEBOOKS}
+    missing = [name for name in STUDENT_FILES if name not in sources]
+    if missing:
+        notes.append("missing student files (their checks fail): " + ", ".join(missing))
+    return sources, notebooks, notes
+
+
+def _read_folder(folder, limits):
+    candidates = [folder] + sorted(child for child in folder.iterdir() if child.is_dir() and not child.is_symlink())
+    roots = [candidate for candidate in candidates if (candidate / PACKAGE_MARKER).is_file()]
+    if not roots:
+        raise IntakeError(f"no {PACKAGE_MARKER} in {folder} (nor one folder below)")
+    root = roots[0]
+    found, notes = {}, []
+    for name in WANTED:
+        target = root / name
+        if target.is_symlink():
+            notes.append(f"{name} is a symbolic link and was not read")
+            continue
+        if not target.is_file():
+            continue
+        size = target.stat().st_size
+        if size > limits.max_member_bytes:
+            raise IntakeError(f"{name} is {size} bytes, over the limit of {limits.max_member_bytes}")
+        found[name] = target.read_bytes()
+    return _split(found, notes)
+
+
+def _check_member_name(name):
+    posix = PurePosixPath(name)
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or "\\" in name:
+        raise IntakeError(f"member {name!r} has an absolute or non-portable path")
+    if any(part == ".." for part in posix.parts):
+        raise IntakeError(f"member {name!r} points outside the archive ('..')")
+
+
+def _read_zip(path, limits):
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise IntakeError(f"{path} is not a readable zip archive ({error})") from None
+    with archive:
+        members = archive.infolist()
+        if len(members) > limits.max_members:
+            raise IntakeError(f"{path} holds {len(members)} members, over the limit of {limits.max_members}")
+        files, folders, total = {}, set(), 0
+        for member in members:
+            _check_member_name(member.filename)
+            mode = member.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                raise IntakeError(f"member {member.filename!r} is a symbolic link")
+            name = member.filename.rstrip("/")
+            if member.is_dir():
+                folders.add(name)
+                continue
+            if name in files:
+                raise IntakeError(f"member {name!r} appears twice")
+            if member.file_size > limits.max_member_bytes:
+                raise IntakeError(f"member {name!r} unpacks to {member.file_size} bytes, over the "
+                                  f"limit of {limits.max_member_bytes}")
+            total += member.file_size
+            if total > limits.max_total_bytes:
+                raise IntakeError(f"{path} unpacks to more than {limits.max_total_bytes} bytes")
+            files[name] = member
+            folders.update(str(parent) for parent in PurePosixPath(name).parents if str(parent) != ".")
+        clashes = sorted(set(files) & folders)
+        if clashes:
+            raise IntakeError(f"{clashes[0]!r} is both a file and a folder in {path}")
+        prefixes = sorted({name[: -len(PACKAGE_MARKER)] for name in files if name.endswith(PACKAGE_MARKER)
+                           and name[: -len(PACKAGE_MARKER)].count("/") <= 1}, key=len)
+        if not prefixes:
+            raise IntakeError(f"no {PACKAGE_MARKER} in {path} (nor one folder below)")
+        prefix = prefixes[0]
+        found = {}
+        for name in WANTED:
+            member = files.get(prefix + name)
+            if member is not None:
+                found[name] = _read_member(archive, member, limits, path)
+        return _split(found, [])
+
+
+def _read_member(archive, member, limits, path):
+    chunks, size = [], 0
+    try:
+        with archive.open(member) as stream:
+            while True:
+                chunk = stream.read(1 << 20)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > limits.max_member_bytes:
+                    raise IntakeError(f"member {member.filename!r} unpacks to more than "
+                                      f"{limits.max_member_bytes} bytes")
+                chunks.append(chunk)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError) as error:
+        raise IntakeError(f"member {member.filename!r} of {path} cannot be read ({error})") from None
+    return b"".join(chunks)

@@ -1,0 +1,325 @@
+"""The student calls of every graded check: fixed inputs in, raw values out.
+
+A probe calls the functions under test and returns what they produced as a dict of
+NumPy arrays, numbers, strings or lists of those; it judges nothing. The autograder runs
+each probe twice on the same inputs: in the sandbox on the submission's code, and in
+its own process on the reference solution. Comparing the two is the grader's job
+(tools/grading/rubric.py).
+
+``cs`` gives the package under test (``cs.layers``, ``cs.optim``, ``cs.fc_net``,
+``cs.cnn``, ``cs.solver``) and the definitions of a notebook (``cs.notebook(name)``);
+``rng`` is a NumPy Generator whose state depends only on the grading run's random
+seed and the check, so that both runs see the same inputs.
+"""
+import numpy as np
+
+
+def _normal(rng, *shape, scale=1.0):
+    return scale * rng.standard_normal(shape)
+
+
+def _fixed_params(model, low=-0.7, high=0.3):
+    """Give every parameter fixed, distinct values, as the notebooks' checks do."""
+    for index, name in enumerate(sorted(model.params)):
+        value = model.params[name]
+        model.params[name] = np.linspace(low, high, num=value.size).reshape(value.shape) * (1 + 0.1 * index)
+
+
+def _params_and_grads(loss, grads):
+    values = {"loss": loss}
+    values.update({f"grad_{name}": grad for name, grad in grads.items()})
+    return values
+
+
+# ----------------------------------------------------------------------------- layers
+
+def affine_forward(cs, rng, input_shape, output_dim):
+    x = _normal(rng, *input_shape)
+    w = _normal(rng, int(np.prod(input_shape[1:])), output_dim)
+    b = _normal(rng, output_dim)
+    out, _ = cs.layers.affine_forward(x, w, b)
+    return {"out": out}
+
+
+def affine_backward(cs, rng, input_shape, output_dim):
+    x = _normal(rng, *input_shape)
+    w = _normal(rng, int(np.prod(input_shape[1:])), output_dim)
+    b = _normal(rng, output_dim)
+    dout = _normal(rng, input_shape[0], output_dim)
+    _, cache = cs.layers.affine_forward(x, w, b)
+    dx, dw, db = cs.layers.affine_backward(dout, cache)
+    return {"dx": dx, "dw": dw, "db": db}
+
+
+def relu(cs, rng, shape):
+    x = _normal(rng, *shape)
+    dout = _normal(rng, *shape)
+    out, cache = cs.layers.relu_forward(x)
+    return {"out": out, "dx": cs.layers.relu_backward(dout, cache)}
+
+
+def classification_loss(cs, rng, loss_name, num_examples, num_classes, scale):
+    scores = _normal(rng, num_examples, num_classes, scale=scale)
+    labels = rng.integers(num_classes, size=num_examples)
+    loss, dx = getattr(cs.layers, loss_name)(scores, labels)
+    return {"loss": loss, "dx": dx}
+
+
+# ----------------------------------------------------------------------------- optimizers
+
+def update_rule(cs, rng, rule, shape, steps, config):
+    w = _normal(rng, *shape)
+    config = dict(config)
+    for name in ("velocity", "m"):
+        if name in config:
+            config[name] = _normal(rng, *shape, scale=config[name])
+    # Running averages of squared gradients are never negative.
+    for name in ("cache", "v"):
+        if name in config:
+            config[name] = np.abs(_normal(rng, *shape, scale=config[name]))
+    weights = []
+    for _ in range(steps):
+        dw = _normal(rng, *shape)
+        w, config = getattr(cs.optim, rule)(w, dw, config)
+        weights.append(np.array(w, copy=True))
+    return {"weights": np.stack(weights)}
+
+
+# ----------------------------------------------------------------------------- models
+
+def fc_net_initialization(cs, rng, hidden_dims, input_dim, num_classes, weight_scale, normalization):
+    np.random.seed(int(rng.integers(2**31)))
+    model = cs.fc_net.FullyConnectedNet(hidden_dims, input_dim=input_dim, num_classes=num_classes,
+                                        weight_scale=weight_scale, normalization=normalization,
+                                        dtype=np.float64)
+    return {f"param_{name}": value for name, value in model.params.items()}
+
+
+def fc_net_loss(cs, rng, hidden_dims, input_dim, num_classes, reg, normalization, keep_ratio,
+                with_labels=True):
+    model = cs.fc_net.FullyConnectedNet(hidden_dims, input_dim=input_dim, num_classes=num_classes,
+                                        reg=reg, normalization=normalization,
+                                        dropout_keep_ratio=keep_ratio, dtype=np.float64, seed=123)
+    _fixed_params(model)
+    X = _normal(rng, 6, input_dim)
+    if not with_labels:
+        return {"scores": model.loss(X)}
+    y = rng.integers(num_classes, size=6)
+    return _params_and_grads(*model.loss(X, y))
+
+
+def fc_net_directional_derivatives(cs, rng, hidden_dims, input_dim, num_classes, keep_ratio,
+                                   directions, step=1e-5):
+    """Loss and gradient, and the loss a small step along random directions either way.
+
+    With dropout the masks of the submission and of the reference differ, so the two
+    cannot be compared value for value; the grader checks instead that the gradient
+    agrees with the submission's own loss along each direction.
+    """
+    model = cs.fc_net.FullyConnectedNet(hidden_dims, input_dim=input_dim, num_classes=num_classes,
+                                        dropout_keep_ratio=keep_ratio, dtype=np.float64, seed=123)
+    _fixed_params(model)
+    X = _normal(rng, 6, input_dim)
+    y = rng.integers(num_classes, size=6)
+    loss, grads = model.loss(X, y)
+    names = sorted(model.params)
+    base = {name: model.params[name].copy() for name in names}
+    slopes, differences = [], []
+    for _ in range(directions):
+        direction = {name: _normal(rng, *base[name].shape) for name in names}
+        slopes.append(sum(np.sum(np.asarray(grads[name]) * direction[name]) for name in names))
+        losses = []
+        for sign in (1, -1):
+            for name in names:
+                model.params[name] = base[name] + sign * step * direction[name]
+            losses.append(model.loss(X, y)[0])
+        differences.append((losses[0] - losses[1]) / (2 * step))
+    return {"loss": loss, "slopes": np.array(slopes), "differences": np.array(differences)}
+
+
+def solver_history(cs, rng, update_rule, learning_rate, num_epochs=2):
+    X = _normal(rng, 60, 12)
+    y = rng.integers(4, size=60)
+    data = {"X_train": X[:40], "y_train": y[:40], "X_val": X[40:], "y_val": y[40:]}
+    model = cs.fc_net.FullyConnectedNet([10], input_dim=12, num_classes=4, dtype=np.float64,
+                                        weight_scale=0.1)
+    _fixed_params(model, low=-0.2, high=0.2)
+    np.random.seed(int(rng.integers(2**31)))
+    solver = cs.solver.Solver(model, data, update_rule=update_rule,
+                              optim_config={"learning_rate": learning_rate},
+                              batch_size=8, num_epochs=num_epochs, verbose=False)
+    solver.train()
+    return {"loss_history": np.array(solver.loss_history, dtype=float),
+            "train_acc_history": np.array(solver.train_acc_history, dtype=float),
+            "val_acc_history": np.array(solver.val_acc_history, dtype=float)}
+
+
+# ----------------------------------------------------------------------------- normalization
+
+def batchnorm_train(cs, rng, num_examples, num_features, backward):
+    x = _normal(rng, num_examples, num_features, scale=4.0) + 7.0
+    gamma, beta = _normal(rng, num_features), _normal(rng, num_features)
+    out, cache = cs.layers.batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    if backward is None:
+        return {"out": out}
+    dout = _normal(rng, num_examples, num_features)
+    dx, dgamma, dbeta = getattr(cs.layers, backward)(dout, cache)
+    return {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}
+
+
+def batchnorm_running_averages(cs, rng, num_features, train_steps):
+    gamma, beta = _normal(rng, num_features), _normal(rng, num_features)
+    bn_param = {"mode": "train"}
+    for _ in range(train_steps):
+        x = _normal(rng, 50, num_features, scale=2.0) + 3.0
+        cs.layers.batchnorm_forward(x, gamma, beta, bn_param)
+    bn_param["mode"] = "test"
+    out, _ = cs.layers.batchnorm_forward(_normal(rng, 20, num_features), gamma, beta, bn_param)
+    return {"out": out, "running_mean": bn_param["running_mean"],
+            "running_var": bn_param["running_var"]}
+
+
+def layernorm(cs, rng, num_examples, num_features, backward):
+    x = _normal(rng, num_examples, num_features, scale=3.0) - 2.0
+    gamma, beta = _normal(rng, num_features), _normal(rng, num_features)
+    out, cache = cs.layers.layernorm_forward(x, gamma, beta, {})
+    if not backward:
+        return {"out": out}
+    dx, dgamma, dbeta = cs.layers.layernorm_backward(_normal(rng, num_examples, num_features), cache)
+    return {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}
+
+
+def spatial_batchnorm(cs, rng, shape, backward):
+    x = _normal(rng, *shape, scale=2.0) + 1.0
+    gamma, beta = _normal(rng, shape[1]), _normal(rng, shape[1])
+    bn_param = {"mode": "train"}
+    out, cache = cs.layers.spatial_batchnorm_forward(x, gamma, beta, bn_param)
+    if not backward:
+        bn_param["mode"] = "test"
+        out_test, _ = cs.layers.spatial_batchnorm_forward(x, gamma, beta, bn_param)
+        return {"out": out, "out_test": out_test}
+    dx, dgamma, dbeta = cs.layers.spatial_batchnorm_backward(_normal(rng, *shape), cache)
+    return {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}
+
+
+def spatial_groupnorm(cs, rng, shape, groups, backward):
+    x = _normal(rng, *shape, scale=2.0) - 1.0
+    gamma = _normal(rng, 1, shape[1], 1, 1)
+    beta = _normal(rng, 1, shape[1], 1, 1)
+    out, cache = cs.layers.spatial_groupnorm_forward(x, gamma, beta, groups, {})
+    if not backward:
+        return {"out": out}
+    dx, dgamma, dbeta = cs.layers.spatial_groupnorm_backward(_normal(rng, *shape), cache)
+    return {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}
+
+
+# ----------------------------------------------------------------------------- dropout
+
+def dropout(cs, rng, shape, keep, seed=None):
+    x = _normal(rng, *shape) + 10.0
+    param = {"mode": "train", "p": keep}
+    if seed is not None:
+        param["seed"] = seed
+    out, cache = cs.layers.dropout_forward(x, param)
+    dout = _normal(rng, *shape)
+    dx = cs.layers.dropout_backward(dout, cache)
+    out_again, _ = cs.layers.dropout_forward(x, dict(param))
+    out_test, _ = cs.layers.dropout_forward(x, {"mode": "test", "p": keep})
+    return {"x": x, "out": out, "dout": dout, "dx": dx, "out_again": out_again, "out_test": out_test}
+
+
+# ----------------------------------------------------------------------------- convolution
+
+def conv(cs, rng, x_shape, w_shape, stride, pad, backward):
+    x = _normal(rng, *x_shape)
+    w = _normal(rng, *w_shape)
+    b = _normal(rng, w_shape[0])
+    out, cache = cs.layers.conv_forward_naive(x, w, b, {"stride": stride, "pad": pad})
+    if not backward:
+        return {"out": out}
+    dx, dw, db = cs.layers.conv_backward_naive(_normal(rng, *np.shape(out)), cache)
+    return {"dx": dx, "dw": dw, "db": db}
+
+
+def max_pool(cs, rng, x_shape, pool, stride, backward):
+    # A permutation has no ties, so every window has one clear maximum.
+    x = rng.permutation(int(np.prod(x_shape))).reshape(x_shape).astype(float)
+    pool_param = {"pool_height": pool[0], "pool_width": pool[1], "stride": stride}
+    out, cache = cs.layers.max_pool_forward_naive(x, pool_param)
+    if not backward:
+        return {"out": out}
+    return {"dx": cs.layers.max_pool_backward_naive(_normal(rng, *np.shape(out)), cache)}
+
+
+def convnet_initialization(cs, rng, input_dim, num_filters, filter_size, hidden_dim, weight_scale):
+    np.random.seed(int(rng.integers(2**31)))
+    model = cs.cnn.ThreeLayerConvNet(input_dim=tuple(input_dim), num_filters=num_filters,
+                                     filter_size=filter_size, hidden_dim=hidden_dim,
+                                     weight_scale=weight_scale, dtype=np.float64)
+    return {f"param_{name}": value for name, value in model.params.items()}
+
+
+def convnet_loss(cs, rng, input_dim, num_filters, filter_size, hidden_dim, reg, with_labels):
+    model = cs.cnn.ThreeLayerConvNet(input_dim=tuple(input_dim), num_filters=num_filters,
+                                     filter_size=filter_size, hidden_dim=hidden_dim, reg=reg,
+                                     dtype=np.float64)
+    _fixed_params(model, low=-0.3, high=0.3)
+    X = _normal(rng, 3, *input_dim)
+    if not with_labels:
+        return {"scores": model.loss(X)}
+    return _params_and_grads(*model.loss(X, rng.integers(10, size=3)))
+
+
+# ----------------------------------------------------------------------------- PyTorch
+
+def _torch_definitions(cs):
+    import torch
+
+    torch.set_num_threads(1)
+    namespace = {"device": torch.device("cpu"), "dtype": torch.float32, "print_every": 100}
+    return torch, cs.notebook("PyTorch.ipynb", namespace)
+
+
+def _fill_parameters(torch, module, rng):
+    """Overwrite the module's parameters, in their order, with fixed values."""
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.copy_(torch.from_numpy(_normal(rng, *parameter.shape, scale=0.1)))
+
+
+def torch_three_layer_function(cs, rng, batch, channels):
+    torch, nb = _torch_definitions(cs)
+    c1, c2 = channels
+    shapes = [(c1, 3, 5, 5), (c1,), (c2, c1, 3, 3), (c2,), (c2 * 32 * 32, 10), (10,)]
+    params = [torch.from_numpy(_normal(rng, *shape, scale=0.05)).float() for shape in shapes]
+    x = torch.from_numpy(_normal(rng, batch, 3, 32, 32)).float()
+    return {"scores": nb["three_layer_convnet"](x, params).detach().numpy()}
+
+
+def torch_three_layer_module(cs, rng, batch, channels):
+    torch, nb = _torch_definitions(cs)
+    model = nb["ThreeLayerConvNet"](in_channel=3, channel_1=channels[0], channel_2=channels[1],
+                                    num_classes=10)
+    shapes = [list(parameter.shape) for parameter in model.parameters()]
+    _fill_parameters(torch, model, rng)
+    x = torch.from_numpy(_normal(rng, batch, 3, 32, 32)).float()
+    return {"scores": model(x).detach().numpy(), "parameter_shapes": shapes}
+
+
+def torch_sequential_model(cs, rng, batch):
+    torch, nb = _torch_definitions(cs)
+    models = cs.notebook_models("PyTorch.ipynb", nb)
+    if not models:
+        raise LookupError("no cell of PyTorch.ipynb builds `model` with nn.Sequential")
+    model = models[-1]
+    counts = [int(parameter.numel()) for parameter in model.parameters()]
+    x = torch.from_numpy(_normal(rng, batch, 3, 32, 32)).float()
+    return {"output_shape": list(model(x).shape), "parameter_counts": counts}
+
+
+def torch_challenge_model(cs, rng, batch):
+    torch, nb = _torch_definitions(cs)
+    model = nb["make_challenge_model"]()
+    model.eval()
+    x = torch.from_numpy(_normal(rng, batch, 3, 32, 32)).float()
+    return {"output_shape": list(model(x).shape)}

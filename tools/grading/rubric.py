@@ -1,0 +1,331 @@
+"""The autograder's rubric: every graded check, its points, and how it is judged.
+
+A check names a probe (tools/grading/probes.py) with its arguments and a judge. The
+submission's values come back from the sandbox as data; the judge compares them with
+the reference solution's values on the same inputs (or, where randomness makes values
+differ legitimately, tests the properties they must have) and returns None for a pass
+or a message saying what differs. The rubric is fixed: every submission is graded on
+all of its checks, and a check the submission did not answer fails.
+
+Checks exercise student tasks only. Input validation and other scaffolding outside the
+marker regions is not graded, so a starter release scores zero and the solution full marks.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Graded parts, in report order.
+PARTS = ("FC layers", "optimizers", "solver", "batch norm", "dropout", "convolution",
+         "PyTorch models")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str      # the situation tested, as a student reads it in the report
+    part: str
+    probe: str     # function of tools/grading/probes.py
+    params: dict
+    judge: object  # judge(submitted, reference) -> None or a failure message
+    points: int = 1
+    notebook: str = field(default="")  # the notebook whose code the probe needs, if any
+
+
+# ----------------------------------------------------------------------------- judges
+
+def _describe_index(index):
+    return "[" + ", ".join(str(int(i)) for i in index) + "]" if index else "(scalar)"
+
+
+def compare_arrays(key, submitted, expected, tolerance):
+    """None when ``submitted`` matches ``expected`` within ``tolerance``, else the first difference.
+
+    The error of each entry is |a - b| / max(|a| + |b|, floor), the notebooks' relative
+    error with a floor of 1e-6 times the largest expected magnitude, so that rounding
+    noise on entries near zero does not fail a correct answer.
+    """
+    if submitted is None:
+        return f"{key} is missing (the function returned None for it?)"
+    expected = np.asarray(expected, dtype=float)
+    try:
+        submitted = np.asarray(submitted, dtype=float)
+    except (TypeError, ValueError):
+        return f"{key} is not numeric"
+    if submitted.shape != expected.shape:
+        return f"{key} has shape {submitted.shape}, expected {expected.shape}"
+    if submitted.size == 0:
+        return None
+    if not np.all(np.isfinite(submitted)):
+        bad = np.argwhere(~np.isfinite(submitted))[0] if submitted.ndim else ()
+        value = submitted[tuple(bad)] if submitted.ndim else submitted
+        return f"{key} is {value} at {_describe_index(bad)} (expected {expected[tuple(bad)] if expected.ndim else expected:.6g})"
+    scale = max(float(np.max(np.abs(expected))), 1e-300)
+    errors = np.abs(submitted - expected) / np.maximum(np.abs(submitted) + np.abs(expected), 1e-6 * scale)
+    worst = np.unravel_index(int(np.argmax(errors)), errors.shape) if errors.ndim else ()
+    if errors[worst] <= tolerance:
+        return None
+    return (f"{key}: max relative error {float(errors[worst]):.3g} (allowed {tolerance:g}) at "
+            f"{_describe_index(worst)}: got {float(submitted[worst]):.6g}, expected {float(expected[worst]):.6g}")
+
+
+def same(*keys, tolerance=1e-6):
+    """Judge: every key (all keys when none are given) matches the reference."""
+    def judge(submitted, reference):
+        for key in keys or sorted(reference):
+            problem = compare_arrays(key, submitted.get(key), reference[key], tolerance)
+            if problem:
+                return problem
+        missing = sorted(set(reference) - set(submitted)) if not keys else []
+        return f"missing values: {', '.join(missing)}" if missing else None
+    return judge
+
+
+def same_parameters_initialized(weight_keys_scale):
+    """Judge an initialization: the reference's parameter names and shapes; biases and
+    shifts zero, scales one; weights with mean near 0 and the requested spread."""
+    def judge(submitted, reference):
+        names, expected = sorted(submitted), sorted(reference)
+        if names != expected:
+            return (f"parameters {', '.join(n[6:] for n in names) or 'none'}; expected "
+                    f"{', '.join(n[6:] for n in expected)}")
+        for name in expected:
+            value, shape = np.asarray(submitted[name], dtype=float), np.shape(reference[name])
+            short = name[6:]
+            if value.shape != shape:
+                return f"{short} has shape {value.shape}, expected {shape}"
+            if short.startswith(("b", "beta")) and np.any(value != 0):
+                return f"{short} should start at zero"
+            if short.startswith("gamma") and np.any(value != 1):
+                return f"{short} should start at one"
+            if short.startswith("W"):
+                spread = float(value.std())
+                if abs(float(value.mean())) > 0.2 * weight_keys_scale + 3 * weight_keys_scale / np.sqrt(value.size) \
+                        or not 0.75 * weight_keys_scale < spread < 1.25 * weight_keys_scale:
+                    return (f"{short} has mean {float(value.mean()):.3g} and standard deviation "
+                            f"{spread:.3g}; expected a normal draw with mean 0 and standard "
+                            f"deviation weight_scale = {weight_keys_scale:g}")
+        return None
+    return judge
+
+
+def dropout_behaves(keep, seeded):
+    """Judge inverted dropout by its properties (masks differ legitimately between
+    implementations): kept units scaled by 1/p, the keep fraction near p, the mean kept,
+    the gradient through the same mask, test mode the identity, seeded calls repeatable."""
+    def judge(submitted, reference):
+        x = reference["x"]
+        for key in ("out", "dx", "out_test"):
+            if np.shape(submitted.get(key)) != x.shape:
+                return f"{key} has shape {np.shape(submitted.get(key))}, expected {x.shape}"
+        out = np.asarray(submitted["out"], dtype=float)
+        ratio = out / x
+        kept = np.isclose(ratio, 1 / keep, rtol=1e-6)
+        if not np.all(kept | (out == 0)):
+            return f"training output holds values other than 0 and x / p (p = {keep})"
+        fraction = float(kept.mean())
+        if abs(fraction - keep) > 0.02:
+            return f"keeps {fraction:.3f} of the units; expected about p = {keep}"
+        if abs(float(out.mean()) - float(x.mean())) > 0.03 * abs(float(x.mean())):
+            return f"training output mean {out.mean():.4g} differs from the input mean {x.mean():.4g}"
+        expected_dx = np.where(kept, reference["dout"] / keep, 0.0)
+        problem = compare_arrays("dx", submitted["dx"], expected_dx, 1e-9)
+        if problem:
+            return "dropout_backward does not route the gradient through the forward mask: " + problem
+        problem = compare_arrays("test-mode output", submitted["out_test"], x, 1e-12)
+        if problem:
+            return problem
+        if seeded and not np.array_equal(np.asarray(submitted["out_again"]), out):
+            return "two calls with the same seed in dropout_param give different masks"
+        return None
+    return judge
+
+
+def gradient_matches_own_loss(tolerance=1e-5):
+    """Judge: along random directions, the gradient agrees with the loss's own change."""
+    def judge(submitted, reference):
+        problem = compare_arrays("slopes", submitted.get("slopes"),
+                                 np.asarray(submitted.get("differences"), dtype=float), tolerance)
+        if problem:
+            return "the gradient disagrees with numeric differences of the loss: " + problem
+        # The reference loss uses other masks, so only its size is comparable.
+        loss, expected = float(np.asarray(submitted["loss"])), float(reference["loss"])
+        if not 0.2 * expected < loss < 5 * expected:
+            return f"loss {loss:.6g} is far from what this network gives (about {expected:.6g})"
+        return None
+    return judge
+
+
+def same_structure(*keys):
+    """Judge: the listed shape or count values equal the reference's exactly."""
+    def judge(submitted, reference):
+        for key in keys:
+            got, want = submitted.get(key), reference[key]
+            got = got.tolist() if hasattr(got, "tolist") else got
+            want = want.tolist() if hasattr(want, "tolist") else want
+            if got != want:
+                return f"{key} is {got}, expected {want}"
+        return None
+    return judge
+
+
+# ----------------------------------------------------------------------------- the checks
+
+def _checks():
+    yield from [
+        Check("affine_forward: (2, 4, 5, 6) input to 3 outputs", "FC layers", "affine_forward",
+              {"input_shape": [2, 4, 5, 6], "output_dim": 3}, same("out")),
+        Check("affine_backward: dx, dw, db for a (10, 2, 3) input", "FC layers", "affine_backward",
+              {"input_shape": [10, 2, 3], "output_dim": 5}, same("dx", "dw", "db")),
+        Check("relu_forward and relu_backward on a (10, 10) input", "FC layers", "relu",
+              {"shape": [10, 10]}, same("out", "dx")),
+        Check("svm_loss: loss and gradient", "FC layers", "classification_loss",
+              {"loss_name": "svm_loss", "num_examples": 50, "num_classes": 10, "scale": 0.5},
+              same("loss", "dx")),
+        Check("softmax_loss: loss and gradient", "FC layers", "classification_loss",
+              {"loss_name": "softmax_loss", "num_examples": 50, "num_classes": 10, "scale": 0.5},
+              same("loss", "dx")),
+        Check("softmax_loss: scores of magnitude 1e4 (numerical stability)", "FC layers",
+              "classification_loss",
+              {"loss_name": "softmax_loss", "num_examples": 20, "num_classes": 10, "scale": 1e4},
+              same("loss", "dx")),
+        Check("FullyConnectedNet.__init__: parameter names, shapes and scale", "FC layers",
+              "fc_net_initialization",
+              {"hidden_dims": [20, 30], "input_dim": 15, "num_classes": 10, "weight_scale": 5e-2,
+               "normalization": None}, same_parameters_initialized(5e-2)),
+        Check("FullyConnectedNet.loss: test-time scores, fixed weights", "FC layers", "fc_net_loss",
+              {"hidden_dims": [20, 30], "input_dim": 15, "num_classes": 10, "reg": 0.0,
+               "normalization": None, "keep_ratio": 1, "with_labels": False}, same("scores")),
+        Check("FullyConnectedNet.loss: loss and gradients, no regularization", "FC layers",
+              "fc_net_loss",
+              {"hidden_dims": [20, 30], "input_dim": 15, "num_classes": 10, "reg": 0.0,
+               "normalization": None, "keep_ratio": 1}, same(), points=2),
+        Check("FullyConnectedNet.loss: loss and gradients with reg = 3.14", "FC layers",
+              "fc_net_loss",
+              {"hidden_dims": [20, 30], "input_dim": 15, "num_classes": 10, "reg": 3.14,
+               "normalization": None, "keep_ratio": 1}, same(), points=2),
+    ]
+    momentum_config = {"learning_rate": 1e-3, "momentum": 0.9, "velocity": 0.1}
+    rms_config = {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8, "cache": 0.5}
+    adam_config = {"learning_rate": 1e-2, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8,
+                   "m": 0.3, "v": 0.5, "t": 5}
+    for rule, config, extra in (("sgd_momentum", momentum_config, ""),
+                                ("rmsprop", rms_config, ""),
+                                ("adam", adam_config, ""),
+                                ("sgd_nesterov_momentum", momentum_config, " (extra task)"),
+                                ("adagrad", {"learning_rate": 1e-2, "epsilon": 1e-8, "cache": 0.5},
+                                 " (extra task)")):
+        given = {k: abs(v) for k, v in config.items() if k in ("velocity", "cache", "m", "v")}
+        state = ", ".join(given) if given else "a fresh config"
+        yield Check(f"{rule}{extra}: one step from a config holding {state}", "optimizers",
+                    "update_rule", {"rule": rule, "shape": [4, 5], "steps": 1, "config": config},
+                    same("weights"))
+        yield Check(f"{rule}{extra}: five steps from an empty config", "optimizers", "update_rule",
+                    {"rule": rule, "shape": [4, 5], "steps": 5, "config": {}}, same("weights"))
+    for rule, rate in (("sgd_momentum", 5e-2), ("adam", 1e-2)):
+        yield Check(f"Solver: two epochs with {rule}, loss and accuracy histories", "solver",
+                    "solver_history", {"update_rule": rule, "learning_rate": rate}, same(), points=2)
+
+    yield from [
+        Check("batchnorm_forward: training mode on (200, 3) data", "batch norm", "batchnorm_train",
+              {"num_examples": 200, "num_features": 3, "backward": None}, same("out")),
+        Check("batchnorm_forward: running averages after 50 training batches, then test mode",
+              "batch norm", "batchnorm_running_averages", {"num_features": 4, "train_steps": 50},
+              same()),
+        Check("batchnorm_backward: dx, dgamma, dbeta", "batch norm", "batchnorm_train",
+              {"num_examples": 10, "num_features": 5, "backward": "batchnorm_backward"}, same(), points=2),
+        Check("batchnorm_backward_alt: dx, dgamma, dbeta", "batch norm", "batchnorm_train",
+              {"num_examples": 10, "num_features": 5, "backward": "batchnorm_backward_alt"}, same(), points=2),
+        Check("layernorm_forward on (4, 3) data", "batch norm", "layernorm",
+              {"num_examples": 4, "num_features": 3, "backward": False}, same("out")),
+        Check("layernorm_backward: dx, dgamma, dbeta", "batch norm", "layernorm",
+              {"num_examples": 4, "num_features": 5, "backward": True}, same(), points=2),
+        Check("FullyConnectedNet with batchnorm: loss and gradients", "batch norm", "fc_net_loss",
+              {"hidden_dims": [10, 8], "input_dim": 7, "num_classes": 4, "reg": 0.5,
+               "normalization": "batchnorm", "keep_ratio": 1}, same()),
+        Check("FullyConnectedNet with layernorm: loss and gradients", "batch norm", "fc_net_loss",
+              {"hidden_dims": [10, 8], "input_dim": 7, "num_classes": 4, "reg": 0.5,
+               "normalization": "layernorm", "keep_ratio": 1}, same()),
+        Check("FullyConnectedNet.__init__ with batchnorm: gamma and beta per hidden layer",
+              "batch norm", "fc_net_initialization",
+              {"hidden_dims": [20, 30], "input_dim": 15, "num_classes": 10, "weight_scale": 5e-2,
+               "normalization": "batchnorm"}, same_parameters_initialized(5e-2)),
+        Check("spatial_batchnorm_forward: (2, 3, 4, 5) input, training and test mode",
+              "batch norm", "spatial_batchnorm", {"shape": [2, 3, 4, 5], "backward": False}, same()),
+        Check("spatial_batchnorm_backward: dx, dgamma, dbeta", "batch norm", "spatial_batchnorm",
+              {"shape": [2, 3, 4, 5], "backward": True}, same()),
+        Check("spatial_groupnorm_forward: 6 channels in 2 groups", "batch norm", "spatial_groupnorm",
+              {"shape": [2, 6, 4, 5], "groups": 2, "backward": False}, same()),
+        Check("spatial_groupnorm_backward: dx, dgamma, dbeta", "batch norm", "spatial_groupnorm",
+              {"shape": [2, 6, 4, 5], "groups": 2, "backward": True}, same()),
+    ]
+    for keep in (0.25, 0.6):
+        yield Check(f"dropout_forward/backward with keep probability p = {keep}", "dropout",
+                    "dropout", {"shape": [400, 300], "keep": keep}, dropout_behaves(keep, False), points=2)
+    yield Check("dropout_forward: the same seed gives the same mask", "dropout", "dropout",
+                {"shape": [50, 40], "keep": 0.5, "seed": 123}, dropout_behaves(0.5, True))
+    for keep in (0.75, 0.5):
+        yield Check(f"FullyConnectedNet with dropout (keep {keep}): gradient agrees with the loss",
+                    "dropout", "fc_net_directional_derivatives",
+                    {"hidden_dims": [20, 30], "input_dim": 15, "num_classes": 10, "keep_ratio": keep,
+                     "directions": 3}, gradient_matches_own_loss())
+    yield Check("FullyConnectedNet with dropout: test-time scores use no dropout", "dropout",
+                "fc_net_loss", {"hidden_dims": [20, 30], "input_dim": 15, "num_classes": 10,
+                                "reg": 0.0, "normalization": None, "keep_ratio": 0.5,
+                                "with_labels": False}, same("scores"))
+
+    yield from [
+        Check("conv_forward_naive: (2, 3, 4, 4) input, 3 filters 4x4, stride 2, pad 1",
+              "convolution", "conv",
+              {"x_shape": [2, 3, 4, 4], "w_shape": [3, 3, 4, 4], "stride": 2, "pad": 1, "backward": False},
+              same("out"), points=2),
+        Check("conv_forward_naive: non-square 5x7 input, 3x3 filters, stride 1, pad 1",
+              "convolution", "conv",
+              {"x_shape": [2, 3, 5, 7], "w_shape": [4, 3, 3, 3], "stride": 1, "pad": 1, "backward": False},
+              same("out")),
+        Check("conv_forward_naive: 1x5 filters, stride 2, no padding", "convolution", "conv",
+              {"x_shape": [1, 2, 5, 9], "w_shape": [2, 2, 1, 5], "stride": 2, "pad": 0, "backward": False},
+              same("out")),
+        Check("conv_backward_naive: (4, 3, 5, 5) input, 3x3 filters, stride 1, pad 1",
+              "convolution", "conv",
+              {"x_shape": [4, 3, 5, 5], "w_shape": [2, 3, 3, 3], "stride": 1, "pad": 1, "backward": True},
+              same("dx", "dw", "db"), points=2),
+        Check("conv_backward_naive: stride 2 on a non-square 7x5 input", "convolution", "conv",
+              {"x_shape": [2, 2, 7, 5], "w_shape": [3, 2, 3, 3], "stride": 2, "pad": 1, "backward": True},
+              same("dx", "dw", "db")),
+        Check("max_pool_forward_naive: 2x2 windows, stride 2", "convolution", "max_pool",
+              {"x_shape": [2, 3, 4, 4], "pool": [2, 2], "stride": 2, "backward": False}, same("out")),
+        Check("max_pool_forward_naive: 3x2 windows, stride 1 (overlapping)", "convolution", "max_pool",
+              {"x_shape": [2, 2, 5, 6], "pool": [3, 2], "stride": 1, "backward": False}, same("out")),
+        Check("max_pool_backward_naive: 2x2 windows, stride 2", "convolution", "max_pool",
+              {"x_shape": [3, 2, 8, 8], "pool": [2, 2], "stride": 2, "backward": True}, same("dx"), points=2),
+        Check("max_pool_backward_naive: overlapping 3x3 windows, stride 1", "convolution", "max_pool",
+              {"x_shape": [2, 2, 6, 6], "pool": [3, 3], "stride": 1, "backward": True}, same("dx")),
+        Check("ThreeLayerConvNet.__init__: parameter names, shapes and scale", "convolution",
+              "convnet_initialization",
+              {"input_dim": [3, 16, 16], "num_filters": 8, "filter_size": 5, "hidden_dim": 20,
+               "weight_scale": 1e-2}, same_parameters_initialized(1e-2)),
+        Check("ThreeLayerConvNet.loss: test-time scores, fixed weights", "convolution", "convnet_loss",
+              {"input_dim": [3, 8, 8], "num_filters": 4, "filter_size": 3, "hidden_dim": 7,
+               "reg": 0.0, "with_labels": False}, same("scores")),
+        Check("ThreeLayerConvNet.loss: loss and gradients with reg = 0.5", "convolution",
+              "convnet_loss",
+              {"input_dim": [3, 8, 8], "num_filters": 4, "filter_size": 3, "hidden_dim": 7,
+               "reg": 0.5, "with_labels": True}, same(), points=2),
+    ]
+    yield from [
+        Check("PyTorch three_layer_convnet: scores on fixed weights", "PyTorch models",
+              "torch_three_layer_function", {"batch": 4, "channels": [6, 8]},
+              same("scores", tolerance=1e-4), points=2, notebook="PyTorch.ipynb"),
+        Check("PyTorch ThreeLayerConvNet module: parameter shapes and scores on fixed weights",
+              "PyTorch models", "torch_three_layer_module", {"batch": 4, "channels": [6, 8]},
+              lambda got, want: same_structure("parameter_shapes")(got, want)
+              or same("scores", tolerance=1e-4)(got, want), points=2, notebook="PyTorch.ipynb"),
+        Check("PyTorch Sequential ConvNet: output shape and parameter counts", "PyTorch models",
+              "torch_sequential_model", {"batch": 4}, same_structure("output_shape", "parameter_counts"),
+              notebook="PyTorch.ipynb"),
+        Check("PyTorch challenge model: 10 scores per image", "PyTorch models",
+              "torch_challenge_model", {"batch": 4}, same_structure("output_shape"),
+              notebook="PyTorch.ipynb"),
+    ]
+
+
+CHECKS = tuple(_checks())

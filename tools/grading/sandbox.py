@@ -1,0 +1,276 @@
+"""Run probes on a submission's code in a confined process and read back its values.
+
+The sandbox folder holds the grader's own copy of the package with only the student
+files taken from the submission, the notebooks the probes need, the probes and the
+worker. tools/grading/launcher.py confines the process (user, namespaces, limits) before
+tools/grading/worker.py imports any submitted code. Results come back as .npz files
+(loaded without pickle) and JSON; an unanswered check is reported with the reason.
+"""
+import ctypes
+import json
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..bundle import STUDENT_FILES
+
+GRADER_ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+PR_SET_CHILD_SUBREAPER = 36
+# Sandbox users are picked from this range of user ids that no account uses.
+SANDBOX_UIDS = range(61000, 61500)
+MAX_RESULT_BYTES = 64 << 20
+
+
+class Limits:
+    """Resource limits of one sandboxed run (one part of the rubric)."""
+
+    def __init__(self, timeout=300, memory_mib=8192, file_mib=64, processes=64):
+        self.timeout = timeout
+        self.memory_bytes = memory_mib << 20
+        self.file_bytes = file_mib << 20
+        self.processes = processes
+
+
+def pick_sandbox_user():
+    """A user id with no account and no running process, or None when not root."""
+    if os.geteuid() != 0:
+        return None
+    taken = {entry.pw_uid for entry in pwd.getpwall()} | set(_process_owners())
+    for uid in SANDBOX_UIDS:
+        if uid not in taken:
+            return uid
+    raise RuntimeError("no free user id for the sandbox")
+
+
+def _process_owners():
+    owners = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                owners[int(entry)] = os.stat(f"/proc/{entry}").st_uid
+            except OSError:
+                continue
+    return owners.values()
+
+
+def _processes_of(uid=None, parent=None):
+    """Process ids owned by ``uid`` or whose parent is ``parent``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if uid is not None and os.stat(f"/proc/{entry}").st_uid == uid:
+                found.append(int(entry))
+            elif parent is not None:
+                fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+                if int(fields[1]) == parent:
+                    found.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def kill_leftovers(uid):
+    """Kill every process of the sandbox: its user's when we dropped privileges, and any
+    orphan that this process adopted as subreaper. Returns how many were killed."""
+    killed = 0
+    for _ in range(50):
+        targets = set(_processes_of(parent=os.getpid()))
+        if uid is not None:
+            targets |= set(_processes_of(uid=uid))
+        targets.discard(os.getpid())
+        if not targets:
+            break
+        for pid in targets:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+        for pid in targets:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+        time.sleep(0.05)
+    return killed
+
+
+def become_subreaper():
+    """Adopt orphaned descendants, so that a daemon a submission forks stays findable."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def build_sandbox(folder, student_sources, notebooks):
+    """Lay the submission's student files and notebooks over the grader's package.
+
+    ``student_sources`` maps each student file (relative path) to its bytes; a student
+    file the submission lacks is left out, so the checks that import it fail.
+    ``notebooks`` maps notebook names to bytes.
+    """
+    package = folder / "pkg"
+    ignore = shutil.ignore_patterns("__pycache__", "build", "cifar-10-batches-py", "*.tar.gz",
+                                    "*.partial", ".cifar-10-*")
+    shutil.copytree(GRADER_ROOT / "cs231n", package / "cs231n", ignore=ignore, symlinks=False)
+    for relative in STUDENT_FILES:
+        target = package / relative
+        target.unlink(missing_ok=True)
+        content = student_sources.get(relative)
+        if content is not None:
+            target.write_bytes(content)
+    for name, content in notebooks.items():
+        (package / name).write_bytes(content)
+    shutil.copy2(HERE / "worker.py", package / "worker.py")
+    shutil.copy2(HERE / "probes.py", package / "probes.py")
+    shutil.copy2(GRADER_ROOT / "tests" / "notebook_defs.py", package / "notebook_defs.py")
+    for path in package.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    folder.chmod(0o755)
+    package.chmod(0o755)
+    return package
+
+
+class SandboxRun:
+    """One confined worker process over a list of checks, restarted after a crash."""
+
+    def __init__(self, folder, package, uid, limits):
+        self.folder, self.package, self.uid, self.limits = folder, package, uid, limits
+        self.isolation = {}
+
+    def _prepare(self, name):
+        run = self.folder / name
+        for sub in ("out", "home", "meta"):
+            (run / sub).mkdir(parents=True)
+        if self.uid is not None:
+            for sub in ("out", "home"):
+                os.chown(run / sub, self.uid, self.uid)
+        (run / "meta").chmod(0o700)
+        run.chmod(0o755)
+        return run
+
+    def _launch(self, run, spec_path):
+        environment = {
+            "PATH": "/usr/bin:/bin", "HOME": str(run / "home"), "TMPDIR": str(run / "home"),
+            "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
+            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+        }
+        config = {
+            "uid": self.uid, "gid": self.uid,
+            "cpu_seconds": int(self.limits.timeout), "memory_bytes": self.limits.memory_bytes,
+            "file_bytes": self.limits.file_bytes, "processes": self.limits.processes,
+            "hidden": [str(GRADER_ROOT)],
+            "visible": [str(self.folder), sys.prefix, sys.base_prefix],
+            "report": str(run / "meta" / "isolation.json"),
+            "workdir": str(run / "home"),
+            "command": [sys.executable, "-I", str(self.package / "worker.py"), str(spec_path),
+                        str(run / "out")],
+            "environment": environment,
+        }
+        config_path = run / "meta" / "launcher.json"
+        config_path.write_text(json.dumps(config))
+        log = open(run / "meta" / "log.txt", "wb")
+        process = subprocess.Popen([sys.executable, "-I", str(HERE / "launcher.py"), str(config_path)],
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True, close_fds=True)
+        log.close()
+        return process
+
+    def run(self, name, checks, seed):
+        """Run ``checks`` ((index, probe, params) triples); return {index: (values, error)}."""
+        results, pending, attempt = {}, list(checks), 0
+        while pending:
+            attempt += 1
+            run = self._prepare(f"{name}-{attempt}")
+            spec_path = run / "spec.json"
+            spec_path.write_text(json.dumps({"seed": seed, "checks": [
+                {"index": index, "probe": probe, "params": params} for index, probe, params in pending]}))
+            spec_path.chmod(0o644)
+            process = self._launch(run, spec_path)
+            timed_out = False
+            try:
+                process.wait(timeout=self.limits.timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait()
+            kill_leftovers(self.uid)
+            self.isolation = _read_json(run / "meta" / "isolation.json") or self.isolation
+            for index, _, _ in pending:
+                answer = _read_answer(run / "out", index)
+                if answer is not None:
+                    results[index] = answer
+            unanswered = [check for check in pending if check[0] not in results]
+            if not unanswered:
+                break
+            first = unanswered[0][0]
+            results[first] = (None, _death_reason(process.returncode, timed_out, self.limits, run))
+            pending = unanswered[1:]
+            if attempt >= 6 and pending:
+                for index, _, _ in pending:
+                    results[index] = (None, "not run: the submission's process kept ending early")
+                break
+        return results
+
+
+def _death_reason(returncode, timed_out, limits, run):
+    if timed_out:
+        return f"timed out: the checks of this part ran past {limits.timeout} s"
+    if returncode is not None and returncode < 0:
+        name = signal.Signals(-returncode).name
+        hint = {"SIGXCPU": f" (the CPU time limit of {limits.timeout} s)",
+                "SIGKILL": " (killed, e.g. out of memory)", "SIGSEGV": " (a crash in compiled code)"}
+        return f"the submission's process died with {name}{hint.get(name, '')} during this check"
+    log = (run / "meta" / "log.txt").read_bytes()[-600:].decode("utf-8", "replace").strip()
+    last = log.splitlines()[-1] if log else ""
+    return (f"the submission's process ended (exit status {returncode}) during this check"
+            + (f"; its last output: {last[:200]}" if last else ""))
+
+
+def _read_json(path):
+    try:
+        if path.stat().st_size > MAX_RESULT_BYTES:
+            return None
+        value = json.loads(path.read_text())
+        return value if isinstance(value, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _read_answer(out, index):
+    """(values, None) or (None, error message) for one check, or None when unanswered."""
+    error = _read_json(out / f"error-{index}.json")
+    if error is not None:
+        return None, str(error.get("error", "the call raised an error"))[:600]
+    others = _read_json(out / f"values-{index}.json")
+    arrays_path = out / f"values-{index}.npz"
+    if others is None or not arrays_path.is_file() or arrays_path.is_symlink():
+        return None
+    try:
+        if arrays_path.stat().st_size > MAX_RESULT_BYTES:
+            return None, "the returned values are too large"
+        with np.load(arrays_path, allow_pickle=False) as archive:
+            values = {key: archive[key] for key in archive.files}
+    except (OSError, ValueError) as error:
+        return None, f"the returned values could not be read ({error})"
+    for key, value in others.items():
+        values.setdefault(key, value)
+    return values, None
+
+
+def temporary_folder():
+    """A fresh folder for one grading run, removed by the caller."""
+    return Path(tempfile.mkdtemp(prefix="autograde-"))
