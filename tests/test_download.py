@@ -2,6 +2,8 @@
 import functools
 import hashlib
 import http.server
+import os
+import signal
 import subprocess
 import sys
 import tarfile
@@ -168,3 +170,114 @@ def test_destination_that_is_a_file_is_named(tmp_path):
     dest.write_text("not a folder")
     with pytest.raises(dl.DatasetError, match="is a file"):
         dl.ensure_cifar10(dest)
+
+
+# ---------------------------------------------------------------------------- command-line errors, signals, concurrency
+
+def run_downloader(*args, cwd=BUNDLE_ROOT, env=None):
+    return subprocess.run([sys.executable, "-m", "cs231n.datasets.download", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+@pytest.mark.parametrize("url", ["notaurl", "http://", "ftp:/missing-slash", "www.cs.toronto.edu/cifar.tar.gz"])
+def test_bad_url_is_one_clear_error(tmp_path, capsys, url):
+    dest = tmp_path / "data" / "cifar-10-batches-py"
+    assert dl.main(["--dest", str(dest), "--url", url]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {url!r} is not a URL to download from: expected one starting with https://")
+    assert "Traceback" not in error
+    assert leftovers(dest.parent) == []
+
+
+def test_unwritable_destination_is_one_clear_error(tmp_path, capsys, monkeypatch):
+    # The tests may run as root, for whom chmod does not block writing, so the refusal
+    # is simulated where the downloader first writes: its lock file.
+    dest = tmp_path / "data" / "cifar-10-batches-py"
+    real_open = os.open
+
+    def refuse_inside_tmp(path, *args, **kwargs):
+        if str(path).startswith(str(tmp_path)):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(dl.os, "open", refuse_inside_tmp)
+    assert dl.main(["--dest", str(dest), "--url", "http://127.0.0.1:9/x"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: Cannot write into {dest.parent}: Permission denied.")
+    assert "Traceback" not in error
+
+
+def test_second_run_waits_for_the_first_and_then_finds_the_data(tmp_path, archive):
+    path, _, _ = archive
+    dest = tmp_path / "data" / "cifar-10-batches-py"
+    dest.parent.mkdir()
+    with dl.destination_lock(dest):
+        second = subprocess.Popen(
+            [sys.executable, "-m", "cs231n.datasets.download", "--dest", str(dest), "--archive", str(path)],
+            cwd=BUNDLE_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            assert second.stdout.readline() == (
+                f"Another run is fetching CIFAR-10 into {dest}; waiting for it to finish...\n")
+            write_cifar_folder(dest, train_per_batch=4, num_test=3)  # the first run completes
+        except BaseException:
+            second.kill()
+            raise
+    out, err = second.communicate(timeout=120)
+    assert second.returncode == 0, err
+    assert f"CIFAR-10 is already in {dest}" in out
+
+
+HANG_UP = "os.kill(os.getpid(), signal.SIGHUP); raise AssertionError('SIGHUP did not stop the run')"
+
+
+@pytest.mark.parametrize("phase", ["download", "extract"])
+def test_sighup_leaves_no_temporary_files(tmp_path, archive, server, phase):
+    path, _, _ = archive
+    dest = tmp_path / "data" / "cifar-10-batches-py"
+    if phase == "download":
+        # The archive is in .partial when the verification starts.
+        patch = f"def hang_up(*args, **kwargs):\n    {HANG_UP}\ndl.verify_archive = hang_up\n"
+        arguments = ["--dest", str(dest), "--url", server]
+    else:
+        patch = (
+            "real_extract = dl._safe_extract\n"
+            "dl.verify_archive = lambda *args, **kwargs: None\n"
+            f"def hang_up(tar, target):\n    real_extract(tar, target)\n    {HANG_UP}\n"
+            "dl._safe_extract = hang_up\n"
+        )
+        arguments = ["--dest", str(dest), "--archive", str(path)]
+    script = f"import os, signal, sys\nfrom cs231n.datasets import download as dl\n{patch}sys.exit(dl.main({arguments!r}))\n"
+    result = subprocess.run([sys.executable, "-c", script], cwd=BUNDLE_ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 128 + signal.SIGHUP, result.stderr
+    assert "AssertionError" not in result.stderr
+    assert leftovers(dest.parent) == []
+    assert path.exists()
+
+
+def get_datasets(*args, cwd, **environment):
+    return subprocess.run(
+        ["bash", str(BUNDLE_ROOT / "cs231n" / "datasets" / "get_datasets.sh"), *args],
+        cwd=cwd, capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHON": sys.executable, **environment},
+    )
+
+
+@pytest.mark.parametrize("form", ["separate", "joined"])
+def test_get_datasets_resolves_relative_paths_from_the_callers_directory(tmp_path, archive, form):
+    path, _, _ = archive
+    relative = path.relative_to(tmp_path)
+    arguments = ["--archive", str(relative)] if form == "separate" else [f"--archive={relative}"]
+    result = get_datasets(*arguments, "--dest", "data/cifar-10-batches-py", cwd=tmp_path)
+    # The test archive is not the real CIFAR-10, so the check of its size is what fails:
+    # the downloader found the file where the caller meant it.
+    assert result.returncode == 1
+    assert f"error: {path}: size {path.stat().st_size:,} bytes, expected 170,498,071" in result.stderr
+    assert "No archive at" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_get_datasets_resolves_a_relative_data_setting(tmp_path, synthetic_cifar):
+    result = get_datasets(cwd=synthetic_cifar.parent, CIFAR10_DIR=synthetic_cifar.name)
+    assert result.returncode == 0, result.stderr
+    assert f"already in {synthetic_cifar}" in result.stdout

@@ -4,17 +4,26 @@ Usage: ``python -m cs231n.datasets.download [--dest DIR] [--archive FILE]``.
 
 Nothing is left half-written: the archive is downloaded to ``*.partial`` and renamed
 only once its size and MD5 match; it is extracted into a hidden temporary folder next to
-the destination and renamed into place only when every batch file is there. Leftovers of
-an interrupted run are removed at the start of the next one.
+the destination and renamed into place only when every batch file is there. Ctrl-C,
+SIGTERM and SIGHUP remove those temporary files on the way out; leftovers of a killed
+run are removed at the start of the next one. Runs into one destination take turns: a
+second run waits (and says so) until the first is done, then finds the data there.
+Every failure ends in an error message and exit status 1, never a traceback.
 """
 import argparse
+import fcntl
 import hashlib
+import http.client
+import os
 import shutil
+import signal
 import sys
 import tarfile
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import CIFAR10_DIR_ENV, CIFAR10_FILES, cifar10_dir
@@ -25,6 +34,8 @@ CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
 ARCHIVE_NAME = "cifar-10-python.tar.gz"
 ARCHIVE_TOP_FOLDER = "cifar-10-batches-py"
 EXTRACT_PREFIX = ".cifar-10-extract-"
+LOCK_PREFIX = ".cifar-10-download-"
+URL_SCHEMES = ("https", "http", "ftp", "file")
 CHUNK = 1 << 20
 
 
@@ -72,17 +83,24 @@ def download(url, archive, size=CIFAR10_SIZE, md5=CIFAR10_MD5):
     """Fetch url into archive via a .partial file; the final name appears only once verified."""
     partial = archive.with_name(archive.name + ".partial")
     try:
-        with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
+        out = open(partial, "wb")
+    except OSError as exc:
+        raise _unwritable(archive.parent, exc) from exc
+    try:
+        with out, urllib.request.urlopen(url, timeout=60) as response:
             bar = _progress_bar(int(response.headers.get("Content-Length") or size))
             for chunk in iter(lambda: response.read(CHUNK), b""):
-                out.write(chunk)
+                try:
+                    out.write(chunk)
+                except OSError as exc:  # a full disk, not the network
+                    raise _unwritable(archive.parent, exc) from exc
                 if bar is not None:
                     bar.update(len(chunk))
             if bar is not None:
                 bar.close()
         verify_archive(partial, size, md5)
         partial.replace(archive)
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
         raise DatasetError(
             f"Could not download {url}: {exc}.\n"
             f"Without network access, download that file elsewhere and copy it to\n"
@@ -127,18 +145,75 @@ def remove_leftovers(parent):
         shutil.rmtree(stale, ignore_errors=True)
 
 
+def _unwritable(folder, exc):
+    return DatasetError(
+        f"Cannot write into {folder}: {exc.strerror or exc}. Make it writable (or free some "
+        f"space there), or set {CIFAR10_DIR_ENV} to a folder you can write to."
+    )
+
+
+def check_url(url):
+    """Raise DatasetError unless url is an absolute URL this downloader can fetch."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in URL_SCHEMES or not (parts.netloc or parts.scheme == "file"):
+        raise DatasetError(
+            f"{url!r} is not a URL to download from: expected one starting with "
+            f"{' or '.join(scheme + '://' for scheme in URL_SCHEMES)}."
+        )
+
+
+@contextmanager
+def destination_lock(dest):
+    """Hold a lock on dest for the duration of the block, waiting for any other run.
+
+    The lock is an flock on a hidden file next to dest; the kernel releases it when the
+    holder exits, even when killed, so a crashed run never blocks the next one.
+    """
+    lock_path = dest.parent / f"{LOCK_PREFIX}{dest.name}.lock"
+    try:
+        handle = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise _unwritable(dest.parent, exc) from exc
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"Another run is fetching CIFAR-10 into {dest}; waiting for it to finish...",
+                  flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)
+
+
 def ensure_cifar10(dest=None, archive=None, url=CIFAR10_URL, size=CIFAR10_SIZE, md5=CIFAR10_MD5):
     """Make sure CIFAR-10 is extracted at dest (default: the configured folder).
 
     Returns the folder. Reuses a complete folder, then a verified archive (given, or
     next to dest), and downloads only when neither is there; a downloaded archive is
-    deleted once extracted.
+    deleted once extracted. Concurrent runs into one dest take turns (destination_lock).
     """
-    dest = Path(dest) if dest is not None else cifar10_dir()
+    dest = Path(dest).expanduser() if dest is not None else cifar10_dir()
+    archive = Path(archive).expanduser() if archive is not None else None
     if dest.exists() and not dest.is_dir():
         raise DatasetError(f"{dest} is a file, not a folder for the CIFAR-10 batches.")
     if archive is not None and not Path(archive).is_file():
         raise DatasetError(f"No archive at {archive}: check the path given with --archive.")
+    if archive is None:
+        check_url(url)
+    if is_complete(dest):
+        print(f"CIFAR-10 is already in {dest}")
+        return dest
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unwritable(dest.parent, exc) from exc
+    with destination_lock(dest):
+        return _fetch_and_extract(dest, archive, url, size, md5)
+
+
+def _fetch_and_extract(dest, archive, url, size, md5):
+    """The work of ensure_cifar10, done while holding the destination's lock."""
     if is_complete(dest):
         print(f"CIFAR-10 is already in {dest}")
         return dest
@@ -147,7 +222,6 @@ def ensure_cifar10(dest=None, archive=None, url=CIFAR10_URL, size=CIFAR10_SIZE, 
             f"{dest} exists but lacks some of {', '.join(CIFAR10_FILES)}. Move it away or "
             f"delete it, or point {CIFAR10_DIR_ENV} at a complete copy."
         )
-    dest.parent.mkdir(parents=True, exist_ok=True)
     remove_leftovers(dest.parent)
     downloaded = False
     archive = Path(archive) if archive is not None else dest.parent / ARCHIVE_NAME
@@ -172,12 +246,25 @@ def main(argv=None):
     parser.add_argument("--archive", help=f"a local {ARCHIVE_NAME} to use instead of downloading")
     parser.add_argument("--url", default=CIFAR10_URL, help="where to download the archive from")
     args = parser.parse_args(argv)
+    for name in ("SIGTERM", "SIGHUP"):
+        signal.signal(getattr(signal, name), _exit_on_signal)
     try:
         ensure_cifar10(args.dest, args.archive, args.url)
     except DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrupted; no partial download or dataset was left behind.", file=sys.stderr)
+        return 130
     return 0
+
+
+def _exit_on_signal(signal_number, frame):
+    # An exception, unlike the default action, runs the cleanup of the temporary files.
+    raise SystemExit(128 + signal_number)
 
 
 if __name__ == "__main__":
