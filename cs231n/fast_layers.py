@@ -17,7 +17,8 @@ from .shapes import (
 )
 
 __all__ = ["conv_forward_fast", "conv_backward_fast",
-           "max_pool_forward_fast", "max_pool_backward_fast"]
+           "max_pool_forward_fast", "max_pool_backward_fast",
+           "relu_max_pool_forward_fast", "relu_max_pool_backward_fast"]
 
 try:
     from . import im2col_cython as _kernels
@@ -56,55 +57,53 @@ def _float_dtype(*arrays):
     return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
 
-# Samples are lowered in chunks of about this many bytes of columns (at least one
-# sample each). Smaller chunks stay in the processor's cache and let malloc recycle the
-# buffers instead of mapping fresh memory, which is slow to touch, on every call; larger
-# ones mean fewer, bigger matrix products, which multi-threaded BLAS handles better.
-# Measured on 2 cores: one array for the whole batch was up to 3x slower single-threaded
-# than 2 MiB chunks, which in turn were up to 2x slower than 8-32 MiB with two threads.
-_CHUNK_BYTES = 1 << 23
+# Samples are lowered a few at a time, in chunks of about this many bytes of columns
+# (at least one sample each). A chunk that fits the processor's L2 cache is still there
+# when the matrix product reads it, so the columns never travel to main memory; that is
+# most of the difference to lowering the whole batch at once. The NumPy fallback makes
+# a Python-level pass per field offset and chunk, so it uses bigger chunks.
+_CHUNK_BYTES = 1 << 19
+_FALLBACK_CHUNK_BYTES = 1 << 23
 
 
-def _sample_chunks(num_samples, bytes_per_sample):
-    """Slices that split range(num_samples) into chunks of about _CHUNK_BYTES each."""
-    step = max(1, _CHUNK_BYTES // max(1, bytes_per_sample))
-    return [slice(start, min(start + step, num_samples)) for start in range(0, num_samples, step)]
+def _chunk_size(num_samples, bytes_per_sample, compiled):
+    """Samples per chunk: about _CHUNK_BYTES of columns, at least one sample."""
+    target = _CHUNK_BYTES if compiled else _FALLBACK_CHUNK_BYTES
+    return max(1, min(num_samples, target // max(1, bytes_per_sample)))
 
 
-def _im2col(x, field_height, field_width, stride, pad, out_shape):
-    """Columns (C * HH * WW, N, H' * W') of the receptive fields of x (N, C, H, W)."""
-    num_samples, channels = x.shape[:2]
-    cols = np.empty((channels * field_height * field_width, num_samples,
-                     out_shape[0] * out_shape[1]), dtype=x.dtype)
+def _im2col(x, cols, field_height, field_width, stride, pad):
+    """Fill cols (N, C * HH * WW, H' * W') with the receptive fields of x (N, C, H, W)."""
     kernels = _compiled_kernels()
     if kernels is not None:
         kernels.im2col(x, cols, field_height, field_width, stride, pad)
-        return cols
+        return
+    num_samples, channels = x.shape[:2]
+    out_shape = sliding_output_shape(x.shape[2:], (field_height, field_width), stride, pad)
     x_padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     windows = sliding_window_view(x_padded, (field_height, field_width), axis=(2, 3))
     windows = windows[:, :, ::stride, ::stride]  # (N, C, H', W', HH, WW)
-    cols.reshape(channels, field_height, field_width, num_samples, *out_shape)[...] = (
-        windows.transpose(1, 4, 5, 0, 2, 3))
-    return cols
+    cols.reshape(num_samples, channels, field_height, field_width, *out_shape)[...] = (
+        windows.transpose(0, 1, 4, 5, 2, 3))
 
 
 def _col2im(cols, dx, field_height, field_width, stride, pad):
-    """Add the columns (C * HH * WW, N, H' * W') onto dx (N, C, H, W), which starts at zero."""
+    """Add the columns (N, C * HH * WW, H' * W') onto dx (N, C, H, W), which starts at zero."""
     kernels = _compiled_kernels()
     if kernels is not None:
         kernels.col2im(cols, dx, field_height, field_width, stride, pad)
         return
     num_samples, channels, height, width = dx.shape
-    out_height = (height + 2 * pad - field_height) // stride + 1
-    out_width = (width + 2 * pad - field_width) // stride + 1
+    out_height, out_width = sliding_output_shape(
+        (height, width), (field_height, field_width), stride, pad)
     dx_padded = np.zeros((num_samples, channels, height + 2 * pad, width + 2 * pad),
                          dtype=cols.dtype)
-    cols = cols.reshape(channels, field_height, field_width, num_samples, out_height, out_width)
+    cols = cols.reshape(num_samples, channels, field_height, field_width, out_height, out_width)
     # One strided slice per field offset: every output pixel adds its share at once.
     for i in range(field_height):
         for j in range(field_width):
             dx_padded[:, :, i:i + stride * out_height:stride,
-                      j:j + stride * out_width:stride] += cols[:, i, j].transpose(1, 0, 2, 3)
+                      j:j + stride * out_width:stride] += cols[:, :, i, j]
     dx += dx_padded[:, :, pad:pad + height, pad:pad + width]
 
 
@@ -122,32 +121,38 @@ def conv_forward_fast(x, w, b, conv_param):
     out_shape = sliding_output_shape(x.shape[2:], w.shape[2:], stride, pad)
     dtype = _float_dtype(x, w)
     x = np.ascontiguousarray(x, dtype=dtype)
+    num_samples = x.shape[0]
     # Explicit sizes rather than -1: reshape cannot infer a dimension of an empty array.
     field_size = channels * field_height * field_width
     w_matrix = np.asarray(w, dtype=dtype).reshape(num_filters, field_size)
-    bias = np.asarray(b, dtype=dtype)[:, None]
+    bias = np.asarray(b, dtype=dtype).reshape(num_filters, 1)
     positions = out_shape[0] * out_shape[1]
-    out = np.empty((x.shape[0], num_filters, positions), dtype=dtype)
-    column_bytes = field_size * positions * dtype.itemsize  # per sample
-    for chunk in _sample_chunks(x.shape[0], column_bytes):
-        cols = _im2col(x[chunk], field_height, field_width, stride, pad, out_shape)
-        chunk_size = cols.shape[1]
-        # One product (F, K) @ (K, n * P); its (F, n, P) result is reordered to (n, F, P)
-        # in the same pass that adds the biases.
-        products = (w_matrix @ cols.reshape(field_size, chunk_size * positions)).reshape(
-            num_filters, chunk_size, positions)
-        np.add(products.transpose(1, 0, 2), bias, out=out[chunk])
-    out = out.reshape(x.shape[0], num_filters, *out_shape)
+    out = np.empty((num_samples, num_filters, positions), dtype=dtype)
+    step = _chunk_size(num_samples, field_size * positions * dtype.itemsize,
+                       _kernels is not None)
+    # One buffer for all chunks: a fresh one per chunk would be new memory to fault in.
+    cols = np.empty((step, field_size, positions), dtype=dtype)
+    for start in range(0, num_samples, step):
+        chunk = slice(start, min(start + step, num_samples))
+        chunk_cols = cols[:chunk.stop - start]
+        _im2col(x[chunk], chunk_cols, field_height, field_width, stride, pad)
+        # (F, K) @ (n, K, P): one product per sample, each written straight into its
+        # (F, P) block of the output; the biases are added while that block is in cache.
+        np.matmul(w_matrix, chunk_cols, out=out[chunk])
+        out[chunk] += bias
+    out = out.reshape(num_samples, num_filters, *out_shape)
     cache = (x, w, b, conv_param)
     return out, cache
 
 
-def conv_backward_fast(dout, cache):
+def conv_backward_fast(dout, cache, *, input_gradient=True):
     """Backward pass of conv_forward_fast: returns (dx, dw, db) like the naive layer.
 
-    dout must have the shape of the forward output, else ValueError names both. The
-    columns are rebuilt chunk by chunk rather than kept from the forward pass, which
-    costs little next to the matrix products and keeps memory small.
+    dout must have the shape of the forward output, else ValueError names both. With
+    input_gradient=False, dx is not computed and None is returned in its place: the
+    first layer of a network needs no gradient for its input, and dx is a third of
+    the work. The columns are rebuilt chunk by chunk rather than kept from the forward
+    pass, which costs little next to the matrix products and keeps memory small.
     """
     x, w, b, conv_param = cache
     expected_shape = conv_output_shape(x, w, b, conv_param)
@@ -163,45 +168,47 @@ def conv_backward_fast(dout, cache):
     field_size = channels * field_height * field_width
     w_matrix = np.asarray(w, dtype=dtype).reshape(num_filters, field_size)
     positions = out_height * out_width
-    dout = np.asarray(dout, dtype=dtype).reshape(num_samples, num_filters, positions)
+    dout = np.ascontiguousarray(dout, dtype=dtype).reshape(num_samples, num_filters, positions)
     db = dout.sum(axis=(0, 2)).astype(np.result_type(b, dtype), copy=False)
-    dw = np.zeros(w_matrix.shape, dtype=dtype)
-    dx = np.zeros(x.shape, dtype=dtype)
-    column_bytes = field_size * positions * dtype.itemsize  # per sample
-    for chunk in _sample_chunks(num_samples, column_bytes):
-        cols = _im2col(x[chunk], field_height, field_width, stride, pad, (out_height, out_width))
-        columns = cols.shape[1] * positions
-        cols_matrix = cols.reshape(field_size, columns)
-        # (n, F, P) -> (F, n * P), matching the columns' (K, n * P) order.
-        dout_matrix = np.ascontiguousarray(dout[chunk].transpose(1, 0, 2)).reshape(
-            num_filters, columns)
-        dw += dout_matrix @ cols_matrix.T
-        dcols = (w_matrix.T @ dout_matrix).reshape(cols.shape)
-        _col2im(dcols, dx[chunk], field_height, field_width, stride, pad)
+    dw = np.zeros((num_filters, field_size), dtype=dtype)
+    dx = np.zeros(x.shape, dtype=dtype) if input_gradient else None
+    step = _chunk_size(num_samples, field_size * positions * dtype.itemsize,
+                       _kernels is not None)
+    cols = np.empty((step, field_size, positions), dtype=dtype)
+    dcols = np.empty_like(cols) if input_gradient else None
+    sample_dw = np.empty((step, num_filters, field_size), dtype=dtype)
+    for start in range(0, num_samples, step):
+        chunk = slice(start, min(start + step, num_samples))
+        size = chunk.stop - start
+        chunk_cols = cols[:size]
+        _im2col(x[chunk], chunk_cols, field_height, field_width, stride, pad)
+        # (n, F, P) @ (n, P, K): each sample's filter gradient, summed over the chunk.
+        np.matmul(dout[chunk], chunk_cols.transpose(0, 2, 1), out=sample_dw[:size])
+        dw += sample_dw[:size].sum(axis=0)
+        if input_gradient:
+            np.matmul(w_matrix.T, dout[chunk], out=dcols[:size])
+            _col2im(dcols[:size], dx[chunk], field_height, field_width, stride, pad)
     return dx, dw.reshape(w.shape), db
 
 
-def max_pool_forward_fast(x, pool_param):
-    """Fast equivalent of layers.max_pool_forward_naive, for any valid window geometry.
-
-    Complex input is refused: its values have no order.
-    """
+def _max_pool_forward(x, pool_param, relu, layer):
+    """Max pooling of x, or of relu(x) when relu is set; returns (out, cache)."""
     if x.ndim != 4:
         raise ValueError(f"expected x shaped (N, C, H, W), got {x.shape}")
-    _check_real("max_pool_forward_fast", x=x)
+    _check_real(layer, x=x)
     pool_height, pool_width = pool_param["pool_height"], pool_param["pool_width"]
     stride = pool_param["stride"]
     out_shape = sliding_output_shape(x.shape[2:], (pool_height, pool_width), stride)
     x = np.ascontiguousarray(x, dtype=_float_dtype(x))
     num_samples, channels, height, width = x.shape
     if height * width > np.iinfo(np.intc).max:
-        raise ValueError(f"max_pool_forward_fast: planes of {height}x{width} pixels are too "
-                         "large to index with 32-bit integers")
+        raise ValueError(f"{layer}: planes of {height}x{width} pixels are too large to "
+                         "index with 32-bit integers")
     kernels = _compiled_kernels()
     if kernels is not None:
         out = np.empty((num_samples, channels, *out_shape), dtype=x.dtype)
         winners = np.empty(out.shape, dtype=np.intc)
-        kernels.max_pool_forward(x, out, winners, pool_height, pool_width, stride)
+        kernels.max_pool_forward(x, out, winners, pool_height, pool_width, stride, relu)
     else:
         windows = sliding_window_view(x, (pool_height, pool_width), axis=(2, 3))
         windows = windows[:, :, ::stride, ::stride].reshape(
@@ -213,18 +220,21 @@ def max_pool_forward_fast(x, pool_param):
         tops = stride * np.arange(out_shape[0])[:, None]
         lefts = stride * np.arange(out_shape[1])[None, :]
         winners = ((tops + row_in) * width + lefts + col_in).astype(np.intc)
+        if relu:
+            # The ReLU commutes with the maximum; where it passes no gradient the
+            # winner becomes -1, as in the compiled kernel.
+            blocked = ~(out > 0)
+            winners[blocked] = -1
+            out = np.maximum(out, 0)
     cache = (x.shape, pool_param, winners)
     return out, cache
 
 
-def max_pool_backward_fast(dout, cache):
-    """Backward pass of max_pool_forward_fast: returns dx.
-
-    dout must have the shape of the forward output, else ValueError names both.
-    """
+def _max_pool_backward(dout, cache, layer):
+    """dx for a cache of _max_pool_forward; winners of -1 receive nothing."""
     x_shape, pool_param, winners = cache
-    check_upstream_gradient(dout, winners.shape, "max_pool_backward_fast")
-    _check_real("max_pool_backward_fast", dout=dout)
+    check_upstream_gradient(dout, winners.shape, layer)
+    _check_real(layer, dout=dout)
     num_samples, channels, height, width = x_shape
     dout = np.ascontiguousarray(dout, dtype=_float_dtype(dout))
     dx = np.zeros((num_samples, channels, height * width), dtype=dout.dtype)
@@ -233,8 +243,41 @@ def max_pool_backward_fast(dout, cache):
         kernels.max_pool_backward(dout, winners, dx)
     else:
         num_planes, pooled = num_samples * channels, winners.shape[2] * winners.shape[3]
+        winners = winners.reshape(num_planes, pooled)
+        dout = dout.reshape(num_planes, pooled)
+        routed = winners >= 0
         # add.at, since overlapping windows can share a winner.
         np.add.at(dx.reshape(num_planes, height * width),
-                  (np.arange(num_planes)[:, None], winners.reshape(num_planes, pooled)),
-                  dout.reshape(num_planes, pooled))
+                  (np.nonzero(routed)[0], winners[routed]), dout[routed])
     return dx.reshape(x_shape)
+
+
+def max_pool_forward_fast(x, pool_param):
+    """Fast equivalent of layers.max_pool_forward_naive, for any valid window geometry.
+
+    Complex input is refused: its values have no order.
+    """
+    return _max_pool_forward(x, pool_param, False, "max_pool_forward_fast")
+
+
+def max_pool_backward_fast(dout, cache):
+    """Backward pass of max_pool_forward_fast: returns dx.
+
+    dout must have the shape of the forward output, else ValueError names both.
+    """
+    return _max_pool_backward(dout, cache, "max_pool_backward_fast")
+
+
+def relu_max_pool_forward_fast(x, pool_param):
+    """Max pooling of relu(x) in one pass: the result of relu_forward then max_pool_forward_fast.
+
+    A ReLU followed by a max pool reads and writes the whole feature map twice and keeps
+    a copy of it for the backward pass; taking the maximum first and clipping it at
+    zero gives the same values with one pass and a cache of the winners alone.
+    """
+    return _max_pool_forward(x, pool_param, True, "relu_max_pool_forward_fast")
+
+
+def relu_max_pool_backward_fast(dout, cache):
+    """Backward pass of relu_max_pool_forward_fast: returns dx, zero where the ReLU was off."""
+    return _max_pool_backward(dout, cache, "relu_max_pool_backward_fast")

@@ -1,10 +1,11 @@
 # cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """Compiled kernels behind cs231n.fast_layers.
 
-Columns are laid out as cols[k, n, p]: input value k of the receptive field of output
+Columns are laid out as cols[n, k, p]: input value k of the receptive field of output
 pixel p of sample n, with k running over (channel, field row, field column) and p over
-(output row, output column). Viewed as a (K, N * H' * W') matrix, the convolution of
-all N samples passed in is then one matrix product with the (F, K) filter matrix.
+(output row, output column). Each sample's (K, H' * W') block is then one matrix
+product with the (F, K) filter matrix, whose (F, H' * W') result is already that
+sample's output in (N, F, H', W') order, so no product needs a transpose.
 
 Zero padding is never materialised: positions that fall into the padding are written
 as zeros (im2col) or skipped (col2im).
@@ -15,6 +16,7 @@ index it then forms stays within those shapes; max_pool_backward also checks eac
 winner against the plane size, since that index comes from data, not from a shape.
 """
 from cython cimport floating
+from libc.string cimport memcpy, memset
 
 
 cdef Py_ssize_t _output_size(Py_ssize_t size, Py_ssize_t field, Py_ssize_t stride,
@@ -28,11 +30,11 @@ cdef Py_ssize_t _output_size(Py_ssize_t size, Py_ssize_t field, Py_ssize_t strid
 
 cdef int _check_columns(tuple image_shape, tuple cols_shape, Py_ssize_t field_height,
                         Py_ssize_t field_width, Py_ssize_t stride, Py_ssize_t pad) except -1:
-    """ValueError unless cols_shape is (C * HH * WW, N, H' * W') for images (N, C, H, W)."""
+    """ValueError unless cols_shape is (N, C * HH * WW, H' * W') for images (N, C, H, W)."""
     N, C, H, W = image_shape
     out_h = _output_size(H, field_height, stride, pad)
     out_w = _output_size(W, field_width, stride, pad)
-    expected = (C * field_height * field_width, N, out_h * out_w)
+    expected = (N, C * field_height * field_width, out_h * out_w)
     if cols_shape != expected:
         raise ValueError(f"columns of shape {cols_shape} do not match images {image_shape} "
                          f"with {field_height}x{field_width} windows, stride {stride}, "
@@ -58,54 +60,16 @@ cdef inline void _valid_range(Py_ssize_t offset, Py_ssize_t size, Py_ssize_t pad
 def im2col(const floating[:, :, :, ::1] x, floating[:, :, ::1] cols,
            Py_ssize_t field_height, Py_ssize_t field_width,
            Py_ssize_t stride, Py_ssize_t pad):
-    """Fill cols (C * HH * WW, N, H' * W') with the receptive fields of x (N, C, H, W)."""
+    """Fill cols (N, C * HH * WW, H' * W') with the receptive fields of x (N, C, H, W)."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     _check_columns((N, C, H, W), (cols.shape[0], cols.shape[1], cols.shape[2]),
                    field_height, field_width, stride, pad)
     cdef Py_ssize_t out_h = (H + 2 * pad - field_height) // stride + 1
     cdef Py_ssize_t out_w = (W + 2 * pad - field_width) // stride + 1
-    cdef Py_ssize_t n, c, i, j, k, oy, ox, y, base, x0, ox_first, ox_stop, oy_first, oy_stop
-    with nogil:
-        for n in range(N):
-            for c in range(C):
-                for i in range(field_height):
-                    _valid_range(i, H, pad, stride, out_h, &oy_first, &oy_stop)
-                    for j in range(field_width):
-                        _valid_range(j, W, pad, stride, out_w, &ox_first, &ox_stop)
-                        k = (c * field_height + i) * field_width + j
-                        for oy in range(out_h):
-                            base = oy * out_w
-                            if oy < oy_first or oy >= oy_stop:
-                                for ox in range(out_w):
-                                    cols[k, n, base + ox] = 0
-                                continue
-                            y = oy * stride + i - pad
-                            x0 = j - pad
-                            for ox in range(ox_first):
-                                cols[k, n, base + ox] = 0
-                            if stride == 1:
-                                for ox in range(ox_first, ox_stop):
-                                    cols[k, n, base + ox] = x[n, c, y, ox + x0]
-                            else:
-                                for ox in range(ox_first, ox_stop):
-                                    cols[k, n, base + ox] = x[n, c, y, ox * stride + x0]
-                            for ox in range(ox_stop, out_w):
-                                cols[k, n, base + ox] = 0
-
-
-def col2im(const floating[:, :, ::1] cols, floating[:, :, :, ::1] dx,
-           Py_ssize_t field_height, Py_ssize_t field_width,
-           Py_ssize_t stride, Py_ssize_t pad):
-    """Add every column entry of cols (C * HH * WW, N, H' * W') back onto dx (N, C, H, W).
-
-    dx must hold zeros (or the gradient to accumulate onto) on entry.
-    """
-    cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
-    _check_columns((N, C, H, W), (cols.shape[0], cols.shape[1], cols.shape[2]),
-                   field_height, field_width, stride, pad)
-    cdef Py_ssize_t out_h = (H + 2 * pad - field_height) // stride + 1
-    cdef Py_ssize_t out_w = (W + 2 * pad - field_width) // stride + 1
-    cdef Py_ssize_t n, c, i, j, k, oy, ox, y, base, x0, ox_first, ox_stop, oy_first, oy_stop
+    cdef Py_ssize_t n, c, i, j, k, oy, ox, y, x0, ox_first, ox_stop, oy_first, oy_stop
+    cdef size_t item = sizeof(floating)
+    cdef floating *row
+    cdef const floating *source
     with nogil:
         for n in range(N):
             for c in range(C):
@@ -115,25 +79,72 @@ def col2im(const floating[:, :, ::1] cols, floating[:, :, :, ::1] dx,
                         _valid_range(j, W, pad, stride, out_w, &ox_first, &ox_stop)
                         k = (c * field_height + i) * field_width + j
                         x0 = j - pad
-                        for oy in range(oy_first, oy_stop):
-                            base = oy * out_w
+                        for oy in range(out_h):
+                            row = &cols[n, k, oy * out_w]
+                            if oy < oy_first or oy >= oy_stop or ox_stop == ox_first:
+                                memset(row, 0, out_w * item)
+                                continue
                             y = oy * stride + i - pad
+                            memset(row, 0, ox_first * item)
+                            source = &x[n, c, y, ox_first * stride + x0]
                             if stride == 1:
-                                for ox in range(ox_first, ox_stop):
-                                    dx[n, c, y, ox + x0] += cols[k, n, base + ox]
+                                memcpy(row + ox_first, source, (ox_stop - ox_first) * item)
                             else:
-                                for ox in range(ox_first, ox_stop):
-                                    dx[n, c, y, ox * stride + x0] += cols[k, n, base + ox]
+                                for ox in range(ox_stop - ox_first):
+                                    row[ox_first + ox] = source[ox * stride]
+                            memset(row + ox_stop, 0, (out_w - ox_stop) * item)
+
+
+def col2im(const floating[:, :, ::1] cols, floating[:, :, :, ::1] dx,
+           Py_ssize_t field_height, Py_ssize_t field_width,
+           Py_ssize_t stride, Py_ssize_t pad):
+    """Add every column entry of cols (N, C * HH * WW, H' * W') back onto dx (N, C, H, W).
+
+    dx must hold zeros (or the gradient to accumulate onto) on entry.
+    """
+    cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
+    _check_columns((N, C, H, W), (cols.shape[0], cols.shape[1], cols.shape[2]),
+                   field_height, field_width, stride, pad)
+    cdef Py_ssize_t out_h = (H + 2 * pad - field_height) // stride + 1
+    cdef Py_ssize_t out_w = (W + 2 * pad - field_width) // stride + 1
+    cdef Py_ssize_t n, c, i, j, k, oy, ox, y, x0, ox_first, ox_stop, oy_first, oy_stop
+    cdef const floating *row
+    cdef floating *target
+    with nogil:
+        for n in range(N):
+            for c in range(C):
+                for i in range(field_height):
+                    _valid_range(i, H, pad, stride, out_h, &oy_first, &oy_stop)
+                    for j in range(field_width):
+                        _valid_range(j, W, pad, stride, out_w, &ox_first, &ox_stop)
+                        if ox_stop == ox_first:
+                            continue
+                        k = (c * field_height + i) * field_width + j
+                        x0 = j - pad
+                        for oy in range(oy_first, oy_stop):
+                            y = oy * stride + i - pad
+                            row = &cols[n, k, oy * out_w + ox_first]
+                            target = &dx[n, c, y, ox_first * stride + x0]
+                            if stride == 1:
+                                for ox in range(ox_stop - ox_first):
+                                    target[ox] += row[ox]
+                            else:
+                                for ox in range(ox_stop - ox_first):
+                                    target[ox * stride] += row[ox]
 
 
 def max_pool_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
                      int[:, :, :, ::1] argmax, Py_ssize_t pool_height,
-                     Py_ssize_t pool_width, Py_ssize_t stride):
+                     Py_ssize_t pool_width, Py_ssize_t stride, bint relu=False):
     """Window maxima of x into out (N, C, H', W'); argmax gets each winner's y * W + x.
 
     Ties go to the first maximum in row-major order within the window. A NaN wins
     over every number and the first NaN wins over later ones, as with np.argmax, so
     the result matches the naive layer and the NumPy fallback.
+
+    With relu, the result is that of max pooling a ReLU's output (a maximum that is
+    not positive becomes 0, a NaN stays NaN) and windows whose ReLU would pass no
+    gradient get the winner -1, which max_pool_backward skips.
     """
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], W = x.shape[3]
     cdef Py_ssize_t out_h = out.shape[2], out_w = out.shape[3]
@@ -165,6 +176,10 @@ def max_pool_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
                                 if best == best and (value > best or value != value):
                                     best = value
                                     best_index = y * W + xx
+                        if relu and not best > 0:
+                            best_index = -1
+                            if best == best:
+                                best = 0
                         out[n, c, oy, ox] = best
                         argmax[n, c, oy, ox] = <int>best_index
 
@@ -173,6 +188,7 @@ def max_pool_backward(const floating[:, :, :, ::1] dout, const int[:, :, :, ::1]
                       floating[:, :, ::1] dx):
     """Add each dout entry onto its window's winner in dx, viewed as (N, C, H * W).
 
+    A winner of -1 (a window behind a ReLU that passes no gradient) gets nothing.
     ValueError when the shapes disagree or a winner lies outside the plane; dx may be
     partly updated then.
     """
@@ -192,7 +208,9 @@ def max_pool_backward(const floating[:, :, :, ::1] dout, const int[:, :, :, ::1]
                 for oy in range(out_h):
                     for ox in range(out_w):
                         winner = argmax[n, c, oy, ox]
-                        # One unsigned comparison catches negative winners as well.
+                        if winner == -1:
+                            continue
+                        # One unsigned comparison catches other negative winners too.
                         if <size_t>winner >= <size_t>plane:
                             out_of_range = True
                             break

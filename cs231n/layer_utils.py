@@ -1,6 +1,7 @@
 """Sandwich layers: common sequences of primitives from layers.py as one forward/backward pair."""
 from .fast_layers import (
-    conv_backward_fast, conv_forward_fast, max_pool_backward_fast, max_pool_forward_fast,
+    conv_backward_fast, conv_forward_fast, relu_max_pool_backward_fast,
+    relu_max_pool_forward_fast,
 )
 from .layers import *
 
@@ -112,17 +113,30 @@ def conv_relu_pool_forward(x, w, b, conv_param, pool_param):
     """Convolution, ReLU, then max pooling.
 
     Inputs: as conv_relu_forward plus pool_param for the max pool. Returns
-    (out, cache) with out of shape (N, F, H'', W'') after pooling.
+    (out, cache) with out of shape (N, F, H'', W'') after pooling. The ReLU and the
+    pool run as one pass (relu_max_pool_forward_fast), with the same result.
     """
-    relu_out, conv_relu_cache = conv_relu_forward(x, w, b, conv_param)
-    out, pool_cache = max_pool_forward_fast(relu_out, pool_param)
-    return out, (conv_relu_cache, pool_cache)
+    conv_out, conv_cache = conv_forward_fast(x, w, b, conv_param)
+    out, pool_cache = relu_max_pool_forward_fast(conv_out, pool_param)
+    return out, (conv_cache, pool_cache)
 
 
 def conv_relu_pool_backward(dout, cache):
     """Backward pass of conv_relu_pool_forward; returns (dx, dw, db)."""
-    conv_relu_cache, pool_cache = cache
-    return conv_relu_backward(max_pool_backward_fast(dout, pool_cache), conv_relu_cache)
+    conv_cache, pool_cache = cache
+    return conv_backward_fast(relu_max_pool_backward_fast(dout, pool_cache), conv_cache)
+
+
+def conv_relu_pool_weight_backward(dout, cache):
+    """conv_relu_pool_backward without dx: returns (dw, db).
+
+    For a network's first layer, whose input (the images) needs no gradient; dx would
+    cost a third of the layer's backward pass.
+    """
+    conv_cache, pool_cache = cache
+    _, dw, db = conv_backward_fast(relu_max_pool_backward_fast(dout, pool_cache), conv_cache,
+                                   input_gradient=False)
+    return dw, db
 
 
 def conv_bn_relu_forward(x, w, b, gamma, beta, conv_param, bn_param):

@@ -14,6 +14,13 @@ from cs231n.layers import (
     conv_forward_naive,
     max_pool_backward_naive,
     max_pool_forward_naive,
+    relu_backward,
+    relu_forward,
+)
+from cs231n.layer_utils import (
+    conv_relu_pool_backward,
+    conv_relu_pool_forward,
+    conv_relu_pool_weight_backward,
 )
 
 # (x shape, w shape, stride, pad): stride 2, padding 0-3, non-square images and
@@ -69,6 +76,7 @@ def test_fast_conv_equals_naive(kernels, x_shape, w_shape, stride, pad):
 def test_fast_conv_in_one_sample_chunks_equals_naive(kernels, monkeypatch):
     # Big batches are lowered a few samples at a time; force one sample per chunk.
     monkeypatch.setattr(fast_layers, "_CHUNK_BYTES", 1)
+    monkeypatch.setattr(fast_layers, "_FALLBACK_CHUNK_BYTES", 1)
     rng = np.random.default_rng(5)
     x, w, b = rng.standard_normal((3, 2, 7, 5)), rng.standard_normal((4, 2, 3, 3)), rng.standard_normal(4)
     conv_param = {"stride": 2, "pad": 1}
@@ -79,6 +87,22 @@ def test_fast_conv_in_one_sample_chunks_equals_naive(kernels, monkeypatch):
     for naive, fast in zip(conv_backward_naive(dout, cache_naive),
                            fast_layers.conv_backward_fast(dout, cache_fast)):
         assert rel_error(naive, fast) < 1e-9
+
+
+@pytest.mark.parametrize("x_shape, pool_height, pool_width, stride", POOL_GEOMETRIES)
+def test_fused_relu_pool_equals_relu_then_pool(kernels, x_shape, pool_height, pool_width, stride):
+    rng = np.random.default_rng(sum(x_shape) + 7)
+    x = rng.standard_normal(x_shape)
+    x[0, 0, 0, :2] = np.nan  # NaNs pass the ReLU, but no gradient flows through them
+    x[-1, -1] = -np.abs(x[-1, -1])  # a whole plane the ReLU turns off
+    pool_param = {"pool_height": pool_height, "pool_width": pool_width, "stride": stride}
+    relu_out, relu_cache = relu_forward(x)
+    out_naive, pool_cache = max_pool_forward_naive(relu_out, pool_param)
+    out_fused, fused_cache = fast_layers.relu_max_pool_forward_fast(x, pool_param)
+    np.testing.assert_array_equal(out_fused, out_naive)
+    dout = rng.standard_normal(out_naive.shape)
+    dx_naive = relu_backward(max_pool_backward_naive(dout, pool_cache), relu_cache)
+    np.testing.assert_array_equal(fast_layers.relu_max_pool_backward_fast(dout, fused_cache), dx_naive)
 
 
 @pytest.mark.parametrize("x_shape, pool_height, pool_width, stride", POOL_GEOMETRIES)
@@ -120,6 +144,26 @@ def test_fast_pool_nan_wins_like_naive(kernels, dtype):
                            [0, 0, 0, 0, 0, 3, 0, 4]]]], dtype=dtype)
     np.testing.assert_array_equal(max_pool_backward_naive(dout, cache_naive), expected)
     np.testing.assert_array_equal(fast_layers.max_pool_backward_fast(dout, cache_fast), expected)
+
+
+def test_weight_gradients_without_the_input_gradient(kernels):
+    rng = np.random.default_rng(6)
+    x, w, b = rng.standard_normal((3, 2, 8, 6)), rng.standard_normal((4, 2, 3, 3)), rng.standard_normal(4)
+    conv_param = {"stride": 1, "pad": 1}
+    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    out, cache = fast_layers.conv_forward_fast(x, w, b, conv_param)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = fast_layers.conv_backward_fast(dout, cache)
+    no_dx, dw_only, db_only = fast_layers.conv_backward_fast(dout, cache, input_gradient=False)
+    assert no_dx is None
+    np.testing.assert_array_equal(dw_only, dw)
+    np.testing.assert_array_equal(db_only, db)
+    pooled, sandwich_cache = conv_relu_pool_forward(x, w, b, conv_param, pool_param)
+    dpooled = rng.standard_normal(pooled.shape)
+    _, dw, db = conv_relu_pool_backward(dpooled, sandwich_cache)
+    dw_only, db_only = conv_relu_pool_weight_backward(dpooled, sandwich_cache)
+    np.testing.assert_array_equal(dw_only, dw)
+    np.testing.assert_array_equal(db_only, db)
 
 
 def test_float32_stays_float32(kernels):

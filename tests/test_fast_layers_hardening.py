@@ -107,7 +107,7 @@ calls = {
     "pool backward winner": lambda: kernels.max_pool_backward(
         np.ones((2, 3, 4, 4)), np.full((2, 3, 4, 4), 64, np.intc), np.zeros((2, 3, 64))),
     "pool backward negative winner": lambda: kernels.max_pool_backward(
-        np.ones((2, 3, 4, 4)), np.full((2, 3, 4, 4), -1, np.intc), np.zeros((2, 3, 64))),
+        np.ones((2, 3, 4, 4)), np.full((2, 3, 4, 4), -2, np.intc), np.zeros((2, 3, 64))),
 }
 for name, call in calls.items():
     try:

@@ -96,12 +96,15 @@ class ThreeLayerConvNet:
         # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         loss, dscores = softmax_loss(scores, y)
         weights = {"W1": W1, "W2": W2, "W3": W3}
-        loss += 0.5 * self.reg * sum(np.sum(W * W) for W in weights.values())
+        # vdot sums the squares without a temporary array the size of W2.
+        loss += 0.5 * self.reg * sum(float(np.vdot(W, W)) for W in weights.values())
 
         dhidden, grads["W3"], grads["b3"] = affine_backward(dscores, scores_cache)
         dpooled, grads["W2"], grads["b2"] = affine_relu_backward(dhidden, hidden_cache)
-        _, grads["W1"], grads["b1"] = conv_relu_pool_backward(dpooled, pool_cache)
-        for name, W in weights.items():
-            grads[name] += self.reg * W
+        # The images need no gradient, so the first layer skips its input gradient.
+        grads["W1"], grads["b1"] = conv_relu_pool_weight_backward(dpooled, pool_cache)
+        if self.reg:
+            for name, W in weights.items():
+                grads[name] += self.reg * W
         # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         return loss, grads
