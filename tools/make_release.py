@@ -127,7 +127,7 @@ def stub_regions(source, where, context=None):
             message += " The task comment right above this region says what to compute."
         elif context:
             message += f" Task: {context}."
-        message += " Write your code between the START OF YOUR CODE and END OF YOUR CODE lines."
+        message += " Replace this line with your code, keeping the two marker lines around it."
         indent = _indent(lines[start])
         pieces = textwrap.wrap(message, width=max(40, 84 - len(indent)), break_on_hyphens=False)
         # JSON strings are valid Python literals and come out double-quoted.
