@@ -1,4 +1,5 @@
 import pickle
+import struct
 
 import numpy as np
 import pytest
@@ -243,3 +244,38 @@ def test_split_sizes_must_be_positive_integers(synthetic_cifar, sizes, name):
         get_CIFAR10_data(*sizes, cifar10_dir_path=synthetic_cifar)
     with pytest.raises(ValueError, match=name):
         split_sizes(100, 15, *sizes)
+
+
+def python2_batch_pickle(pixels, labels):
+    """A batch pickled the way the original CIFAR-10 files were: Python 2, protocol 2,
+    NumPy 1's module names, the array's bytes as a Python 2 string."""
+    num_images = pixels.shape[0]
+    raw = pixels.tobytes()
+    return b"".join([
+        b"\x80\x02}(U\x04data",
+        b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85U\x01b\x87R",
+        b"(K\x01K", bytes([num_images]), b"M\x00\x0c\x86",
+        b"cnumpy\ndtype\nU\x02u1K\x00K\x01\x87R(K\x03U\x01|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb",
+        b"\x89T", struct.pack("<I", len(raw)), raw, b"tb",
+        b"U\x06labels](", b"".join(b"K" + bytes([label]) for label in labels), b"eu.",
+    ])
+
+
+def test_original_python2_batch_format_loads(tmp_path):
+    batch = good_batch(num=3)
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(python2_batch_pickle(batch["data"], batch["labels"]))
+    X, y = load_CIFAR_batch(path)
+    np.testing.assert_array_equal(X.transpose(0, 3, 1, 2).reshape(3, -1), batch["data"])
+    assert list(y) == batch["labels"]
+
+
+def test_tensor_loader_takes_the_partial_flag(synthetic_cifar):
+    torch_data = pytest.importorskip("cs231n.torch_data")
+    (synthetic_cifar / "data_batch_5").unlink()
+    with pytest.raises(FileNotFoundError, match="data_batch_5"):
+        torch_data.load_cifar10_tensors(synthetic_cifar, num_training=50, num_validation=10, num_test=5)
+    with pytest.warns(UserWarning, match="lacks data_batch_5"):
+        data = torch_data.load_cifar10_tensors(synthetic_cifar, num_training=50, num_validation=10,
+                                               num_test=5, partial=True)
+    assert tuple(data["X_train"].shape) == (50, 3, 32, 32)
