@@ -454,7 +454,7 @@ class Solver:
                 f"which a checkpoint does not store: pass it again as "
                 f"load_checkpoint(path, model, data, update_rule=...)"
             )
-        cls._load_model_state(path, model, state)
+        cls._check_model_fits(path, model, state)
         options = {
             "update_rule": state["update_rule"],
             "optim_config": state["optim_config"],
@@ -477,12 +477,16 @@ class Solver:
             np.random.set_state(state["numpy_global_state"])
         except (KeyError, TypeError, ValueError) as error:
             raise CheckpointError(f"{path}: the saved random state is invalid ({error})") from None
+        # Last, so that a checkpoint refused above leaves the model as it was.
+        model.params.update(state["model_params"])
+        if state["model_bn_params"] is not None:
+            model.bn_params = state["model_bn_params"]
         return solver
 
     @staticmethod
-    def _load_model_state(path, model, state):
-        """Put the checkpoint's parameters (and batch normalization statistics) into model,
-        after checking that they fit it."""
+    def _check_model_fits(path, model, state):
+        """Raise CheckpointError unless the checkpoint's parameters (and batch
+        normalization statistics) have the names and shapes of the model's."""
         def layout(params):
             return {name: getattr(value, "shape", None) for name, value in params.items()}
 
@@ -498,10 +502,6 @@ class Solver:
                 f"{path} holds batch normalization statistics for {len(bn_params)} layers, "
                 f"but the model has {len(getattr(model, 'bn_params', []))}"
             )
-        for name, value in state["model_params"].items():
-            model.params[name] = value
-        if bn_params is not None:
-            model.bn_params = bn_params
 
     def check_accuracy(self, X, y, num_samples=None, batch_size=100):
         """Classification accuracy of the model on the data (X, y).

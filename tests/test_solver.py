@@ -472,8 +472,12 @@ def test_damaged_checkpoint_record_gives_a_clear_error(small_data, tmp_path, cha
     train_with_checkpoints(small_data, tmp_path / "run", num_epochs=1)
     path = tmp_path / "run_epoch_1.npz"
     rewrite_state(path, change)
+    model = make_model()
+    before = {name: value.copy() for name, value in model.params.items()}
     with pytest.raises(CheckpointError, match=message):
-        Solver.load_checkpoint(path, make_model(), small_data)
+        Solver.load_checkpoint(path, model, small_data)
+    for name, value in before.items():
+        assert np.array_equal(model.params[name], value), "a refused checkpoint must leave the model alone"
 
 
 @pytest.mark.parametrize("content, message", [
