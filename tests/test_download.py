@@ -1,4 +1,5 @@
 """The CIFAR-10 downloader, against a small archive served from 127.0.0.1."""
+import errno
 import functools
 import hashlib
 import http.server
@@ -281,3 +282,16 @@ def test_get_datasets_resolves_a_relative_data_setting(tmp_path, synthetic_cifar
     result = get_datasets(cwd=synthetic_cifar.parent, CIFAR10_DIR=synthetic_cifar.name)
     assert result.returncode == 0, result.stderr
     assert f"already in {synthetic_cifar}" in result.stdout
+
+
+def test_file_system_without_locks_still_gets_the_data(tmp_path, archive, monkeypatch, capsys):
+    path, size, md5 = archive
+    dest = tmp_path / "data" / "cifar-10-batches-py"
+
+    def no_locks(handle, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(dl.fcntl, "flock", no_locks)
+    dl.ensure_cifar10(dest, archive=path, size=size, md5=md5)
+    assert dl.is_complete(dest)
+    assert f"Note: {dest.parent} does not support file locks (No locks available)" in capsys.readouterr().out

@@ -167,7 +167,9 @@ def destination_lock(dest):
     """Hold a lock on dest for the duration of the block, waiting for any other run.
 
     The lock is an flock on a hidden file next to dest; the kernel releases it when the
-    holder exits, even when killed, so a crashed run never blocks the next one.
+    holder exits, even when killed, so a crashed run never blocks the next one. On a
+    file system without locks (some network and FUSE mounts) the run goes on unguarded,
+    with a note.
     """
     lock_path = dest.parent / f"{LOCK_PREFIX}{dest.name}.lock"
     try:
@@ -181,6 +183,9 @@ def destination_lock(dest):
             print(f"Another run is fetching CIFAR-10 into {dest}; waiting for it to finish...",
                   flush=True)
             fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError as exc:
+            print(f"Note: {dest.parent} does not support file locks ({exc.strerror}); a second "
+                  f"run started now would not wait for this one.", flush=True)
         yield
     finally:
         os.close(handle)
