@@ -1,10 +1,13 @@
 """The headless notebook runner on tiny notebooks."""
+import importlib.util
 import json
+from pathlib import Path
 
 import nbformat
 import pytest
 
 from tools import run_notebooks
+from tools.bundle import NOTEBOOKS
 
 
 def write_notebook(path, *sources):
@@ -69,3 +72,43 @@ def test_failure_names_notebook_and_cell_and_exits_non_zero(notebooks, tmp_path,
 def test_missing_notebook_is_a_usage_error(tmp_path):
     with pytest.raises(SystemExit):
         run_notebooks.main([str(tmp_path / "nope.ipynb")])
+
+
+def test_notebook_needing_a_missing_package_is_skipped(notebooks, tmp_path, monkeypatch, capsys):
+    passing, _ = notebooks
+    needy = write_notebook(tmp_path / "needy.ipynb", "print('ran')")
+    monkeypatch.setitem(run_notebooks.OPTIONAL_REQUIREMENTS, "needy.ipynb",
+                        ("cs231n_no_such_module", "pip install something"))
+    out_dir = tmp_path / "executed"
+    assert run_notebooks.main([str(needy), str(passing), "--smoke", "--output-dir", str(out_dir)]) == 0
+    printed = capsys.readouterr().out
+    assert ("needy.ipynb: skipped, it needs cs231n_no_such_module, which is not installed "
+            "(install it with: pip install something)") in printed
+    assert "skipped needy.ipynb" in printed  # named again in the summary
+    assert "passing.ipynb: ok" in printed
+    assert not (out_dir / "needy.ipynb").exists()
+
+
+def test_notebook_whose_package_is_installed_runs(tmp_path, monkeypatch):
+    needy = write_notebook(tmp_path / "needy.ipynb", "print('ran')")
+    monkeypatch.setitem(run_notebooks.OPTIONAL_REQUIREMENTS, "needy.ipynb", ("json", "n/a"))
+    assert run_notebooks.main([str(needy), "--smoke"]) == 0
+    assert "ran" in outputs_text(needy)
+
+
+def test_only_skipped_notebooks_is_a_success(tmp_path, monkeypatch, capsys):
+    needy = write_notebook(tmp_path / "needy.ipynb", "print('ran')")
+    monkeypatch.setitem(run_notebooks.OPTIONAL_REQUIREMENTS, "needy.ipynb",
+                        ("cs231n_no_such_module", "pip install something"))
+    assert run_notebooks.main([str(needy)]) == 0
+    assert "skipped needy.ipynb" in capsys.readouterr().out
+
+
+def test_tensorflow_notebook_is_skipped_exactly_when_tensorflow_is_missing():
+    installed = importlib.util.find_spec("tensorflow") is not None
+    reason = run_notebooks.missing_requirement(Path("TensorFlow.ipynb"))
+    assert (reason is None) == installed
+    if reason is not None:
+        assert "pip install -e '.[tensorflow]'" in reason and "--with-tensorflow" in reason
+    assert run_notebooks.missing_requirement(Path("PyTorch.ipynb")) is None
+    assert "TensorFlow.ipynb" in NOTEBOOKS  # so a default run includes it

@@ -2,12 +2,15 @@
 
 Usage: ``python -m tools.run_notebooks [--smoke] [--output-dir DIR] [NOTEBOOK ...]``
 
-By default the five notebooks run in place, top to bottom, in full. ``--smoke`` sets
-``SMOKE = True`` through each notebook's cell tagged ``parameters`` (papermill's
-convention): every cell still runs, on a fraction of the work. A failing notebook is
-reported with its failing cell, the others still run, and the exit status is non-zero.
+By default the assignment notebooks run in place, top to bottom, in full. ``--smoke``
+sets ``SMOKE = True`` through each notebook's cell tagged ``parameters`` (papermill's
+convention): every cell still runs, on a fraction of the work. A notebook that needs an
+optional package which is not installed (TensorFlow.ipynb without TensorFlow) is skipped
+with a line saying so and how to install it. A failing notebook is reported with its
+failing cell, the others still run, and the exit status is non-zero.
 """
 import argparse
+import importlib.util
 import os
 import sys
 import time
@@ -20,6 +23,12 @@ from papermill.exceptions import PapermillExecutionError
 from .bundle import INJECTED_PARAMETERS_TAG, NOTEBOOKS
 
 BUNDLE_ROOT = Path(__file__).resolve().parent.parent
+
+# Notebooks that need an optional package: notebook name -> (module, how to install it).
+OPTIONAL_REQUIREMENTS = {
+    "TensorFlow.ipynb": ("tensorflow", "pip install -e '.[tensorflow]', "
+                                       "or bash tools/run_all.sh --with-tensorflow"),
+}
 
 
 def format_duration(seconds):
@@ -48,6 +57,21 @@ def without_injected_parameters(path):
     return notebook
 
 
+def missing_requirement(path):
+    """Why the notebook at path cannot run in this environment, or None when it can.
+
+    The kernel runs in this same environment, so a module this interpreter cannot find
+    is missing for the notebook too.
+    """
+    requirement = OPTIONAL_REQUIREMENTS.get(Path(path).name)
+    if requirement is None:
+        return None
+    module, install = requirement
+    if importlib.util.find_spec(module) is not None:
+        return None
+    return f"needs {module}, which is not installed (install it with: {install})"
+
+
 def run_notebook(path, output, smoke, cell_timeout):
     """Execute one notebook; returns None on success or a description of the failure."""
     parameters = {"SMOKE": True} if smoke else {}
@@ -65,7 +89,7 @@ def run_notebook(path, output, smoke, cell_timeout):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path,
-                        help="notebooks to run (default: the five assignment notebooks that exist)")
+                        help="notebooks to run (default: the assignment notebooks that exist)")
     parser.add_argument("--smoke", action="store_true",
                         help="quick run: SMOKE = True in every notebook's parameters cell")
     parser.add_argument("--output-dir", type=Path,
@@ -83,10 +107,15 @@ def main(argv=None):
         args.output_dir.mkdir(parents=True, exist_ok=True)
 
     mode = "smoke" if args.smoke else "full"
-    results = []
+    results, skipped = [], []
     for index, path in enumerate(notebooks, start=1):
         path = Path(path).resolve()
         output = (args.output_dir.resolve() / path.name) if args.output_dir else path
+        missing = missing_requirement(path)
+        if missing:
+            print(f"[{index}/{len(notebooks)}] {path.name}: skipped, it {missing}", flush=True)
+            skipped.append((path.name, missing))
+            continue
         print(f"[{index}/{len(notebooks)}] {path.name} ({mode} mode)", flush=True)
         start = time.perf_counter()
         failure = run_notebook(path, output, args.smoke, args.cell_timeout)
@@ -100,10 +129,13 @@ def main(argv=None):
     print("\nSummary")
     for name, output, elapsed, failure in results:
         print(f"  {'ok    ' if failure is None else 'FAILED'} {format_duration(elapsed):>7}  {output}")
+    for name, missing in skipped:
+        print(f"  skipped {name}: it {missing}")
     total = sum(elapsed for _, _, elapsed, _ in results)
     failed = [name for name, _, _, failure in results if failure]
-    location = os.path.commonpath([str(output.parent) for _, output, _, _ in results])
-    print(f"  total {format_duration(total)}; the executed notebooks are in {location}")
+    if results:
+        location = os.path.commonpath([str(output.parent) for _, output, _, _ in results])
+        print(f"  total {format_duration(total)}; the executed notebooks are in {location}")
     if failed:
         print(f"{len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1
