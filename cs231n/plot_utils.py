@@ -1,5 +1,6 @@
 """Plotting and printing helpers shared by the notebooks."""
 import matplotlib.pyplot as plt
+import numpy as np
 
 
 def _decorate(ax, title, xlabel, ylabel):
@@ -104,23 +105,70 @@ def plot_weight_scale_sweep(weight_scales, solvers_by_label, title=None):
     - title: optional title for the whole figure.
 
     Draws, against the scale on a log axis: the best validation accuracy, the best
-    training accuracy and the final training loss (mean over the last 100
-    iterations, on a log axis). Returns the matplotlib Figure.
+    training accuracy and the final training loss (the loss of the last iteration, on a
+    log axis). A run whose loss became NaN or infinite has no final loss; it is marked
+    with a cross at the top of that panel. Returns the matplotlib Figure.
     """
-    summaries = (
-        ("Best validation accuracy", lambda s: max(s.val_acc_history)),
-        ("Best training accuracy", lambda s: max(s.train_acc_history)),
-        ("Final training loss", lambda s: sum(s.loss_history[-100:]) / len(s.loss_history[-100:])),
-    )
-    fig, axes = plt.subplots(3, 1, figsize=(10, 12))
-    for ax, (metric, summarize) in zip(axes, summaries):
+    for label, solvers in solvers_by_label.items():
+        if len(solvers) != len(weight_scales):
+            raise ValueError(f"{label!r} has {len(solvers)} solvers for {len(weight_scales)} weight scales")
+    fig, (val_ax, train_ax, loss_ax) = plt.subplots(3, 1, figsize=(10, 12))
+    accuracy_panels = ((val_ax, "Best validation accuracy", "val_acc_history"),
+                       (train_ax, "Best training accuracy", "train_acc_history"))
+    for ax, metric, history in accuracy_panels:
         for label, solvers in solvers_by_label.items():
-            if len(solvers) != len(weight_scales):
-                raise ValueError(
-                    f"{label!r} has {len(solvers)} solvers for {len(weight_scales)} weight scales"
-                )
-            ax.semilogx(weight_scales, [summarize(s) for s in solvers], "-o", label=label)
+            ax.semilogx(weight_scales, [max(getattr(s, history)) for s in solvers], "-o", label=label)
         _decorate(ax, f"{metric} vs. weight initialization scale", "Weight initialization scale", metric)
-    # Diverging runs end with losses many orders of magnitude above the others.
-    axes[2].set_yscale("log")
+
+    diverged = []
+    for label, solvers in solvers_by_label.items():
+        final_losses = np.array([s.loss_history[-1] for s in solvers], dtype=float)
+        finite = np.isfinite(final_losses)
+        # Gaps in the line at diverged runs, so it does not pretend to connect them.
+        line, = loss_ax.semilogx(weight_scales, np.where(finite, final_losses, np.nan), "-o", label=label)
+        diverged += [(scale, line.get_color(), label)
+                     for scale, ok in zip(weight_scales, finite) if not ok]
+    loss_ax.set_yscale("log")  # diverging runs end many orders of magnitude above the others
+    for scale, colour, label in diverged:
+        loss_ax.plot(scale, 1, "X", markersize=12, color=colour, clip_on=False,
+                     transform=loss_ax.get_xaxis_transform(), label=f"{label}: diverged (NaN/inf loss)")
+    _decorate(loss_ax, "Final training loss vs. weight initialization scale",
+              "Weight initialization scale", "Training loss at the last iteration")
     return _finish(fig, title)
+
+
+FULL_TRAINING_IMAGES = 49_000
+
+
+def training_size_note(num_images, num_updates, bar):
+    """One sentence to print next to a training result: its data against the full CIFAR-10.
+
+    Inputs:
+    - num_images: the training images the run used.
+    - num_updates: the parameter updates it made.
+    - bar: the target this result is judged by, e.g. "the 50% validation bar".
+    """
+    if num_images >= FULL_TRAINING_IMAGES:
+        return f"Trained on all {num_images:,} training images ({num_updates:,} updates); {bar} applies."
+    factor = FULL_TRAINING_IMAGES / num_images
+    return (f"Trained on {num_images:,} images, {factor:.0f}x fewer than the full training split's "
+            f"{FULL_TRAINING_IMAGES:,} ({num_updates:,} updates instead of about "
+            f"{round(num_updates * factor):,}); {bar} is set for the full split.")
+
+
+def print_final_accuracies(solvers):
+    """One line per trained solver: final training, final validation and best validation accuracy."""
+    width = max(len(label) for label in solvers)
+    for label, solver in solvers.items():
+        print(f"{label:<{width}}  train acc {solver.train_acc_history[-1]:.3f}, "
+              f"val acc {solver.val_acc_history[-1]:.3f} (best {solver.best_val_acc:.3f})")
+
+
+def print_weight_scale_sweep(weight_scales, solvers_by_label):
+    """The numbers behind plot_weight_scale_sweep: per scale, each run's best validation
+    accuracy and final training loss."""
+    for i, scale in enumerate(weight_scales):
+        runs = [f"{label}: best val acc {max(solvers[i].val_acc_history):.3f}, "
+                f"final loss {solvers[i].loss_history[-1]:.3g}"
+                for label, solvers in solvers_by_label.items()]
+        print(f"weight scale {scale:.1e}  " + " | ".join(runs))

@@ -124,3 +124,35 @@ def train_one_epoch(model, optimizer, loader, scheduler=None, label_smoothing=0.
     if num_batches == 0:
         raise ValueError("train_one_epoch got an empty loader")
     return {"loss": total_loss.item() / num_batches, "images_per_sec": num_images / seconds}
+
+
+def count_multiply_adds(model, input_shape=(3, 32, 32)):
+    """Multiply-adds of the convolutions and linear layers for one input of `input_shape`.
+
+    A forward hook on every nn.Conv2d and nn.Linear counts, per output value, the products
+    that produced it; batch normalization, activations and pooling are left out, as they
+    cost little next to those.
+    """
+    total = 0
+
+    def count(module, inputs, output):
+        nonlocal total
+        if isinstance(module, torch.nn.Conv2d):
+            kernel_h, kernel_w = module.kernel_size
+            per_output = module.in_channels // module.groups * kernel_h * kernel_w
+        else:
+            per_output = module.in_features
+        total += output[0].numel() * per_output
+
+    hooks = [layer.register_forward_hook(count) for layer in model.modules()
+             if isinstance(layer, (torch.nn.Conv2d, torch.nn.Linear))]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros((1, *input_shape), device=next(model.parameters()).device))
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    return total

@@ -1,11 +1,32 @@
-"""The submission PDF: notebooks to HTML (nbconvert), TeX math to SVG (ziamath), HTML to PDF (WeasyPrint)."""
+"""The submission PDF: notebooks to HTML (nbconvert), TeX math to SVG (ziamath), HTML to PDF (WeasyPrint).
+
+What goes into the PDF is limited to the notebooks themselves:
+
+- Resources are fetched only from ``data:`` URIs and from files inside the bundle folder;
+  anything else (``file:///etc/passwd``, a symlink pointing out of the bundle, http) is
+  refused and left out, and no ``<a rel="attachment">`` is ever embedded.
+- Every output is capped: text beyond ``MAX_OUTPUT_TEXT_CHARS`` characters and rich
+  outputs (images, HTML) beyond ``MAX_OUTPUT_BYTES`` bytes are cut with a note saying how
+  much the notebook holds, so a runaway output cannot stall the PDF step. The notebooks
+  in the zip keep everything.
+- Widget outputs (e.g. progress bars) are drawn only by a live Jupyter frontend; the PDF
+  leaves them out.
+"""
 import base64
 import html
 import logging
 import re
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 MATH_FONT_SIZE = 15  # px, matches the body text of the PDF
+
+# Per output of a code cell. Ten pages of 8 pt text is far more than any answer needs.
+MAX_OUTPUT_TEXT_CHARS = 20_000
+# A large plot is a few hundred kB as PNG; anything beyond this is not meant for reading.
+MAX_OUTPUT_BYTES = 2_000_000
+
+WIDGET_MIME_TYPE = "application/vnd.jupyter.widget-view+json"
 
 PAGE_CSS = """
 @page { size: A4; margin: 16mm 14mm; @bottom-right { content: counter(page); font-size: 9pt; } }
@@ -40,12 +61,31 @@ _MARKDOWN_MATH = re.compile(
 )
 
 
+# Large operators whose limits go above and below in display style.
+_LARGE_OPERATORS = re.compile(
+    r"\\(sum|prod|coprod|bigcup|bigcap|bigvee|bigwedge|bigsqcup|bigodot|bigoplus|bigotimes|biguplus)"
+    r"(?![A-Za-z])(?!\s*\\(?:no)?limits)"
+)
+
+
+def _display_tex(tex):
+    """TeX for display style with every large operator's limits placement made explicit.
+
+    ziamath (0.13) sizes a ``\\left( ... \\right)`` pair around a ``\\sum_j`` whose limits
+    are left implicit as if the sum were about a thousand pixels tall, which turns a
+    one-line formula into a bracket as tall as a page. Spelled ``\\sum\\limits_j`` (what
+    display style means anyway) it is laid out correctly.
+    """
+    return _LARGE_OPERATORS.sub(lambda match: match.group(0) + r"\limits", tex)
+
+
 def _math_image(tex, display):
     """Render one TeX expression as an ``<img>`` holding an SVG, or as code if it fails."""
     import ziamath
 
+    source = _display_tex(tex.strip()) if display else tex.strip()
     try:
-        svg = ziamath.Latex(tex.strip(), size=MATH_FONT_SIZE, inline=not display).svg()
+        svg = ziamath.Latex(source, size=MATH_FONT_SIZE, inline=not display).svg()
     except Exception:  # TeX that ziamath cannot parse is still shown, as source
         return f"<code>{html.escape(tex)}</code>"
     # The viewBox is "x y width height" with the baseline at y = 0; shifting the image
@@ -72,6 +112,46 @@ def render_markdown_math(source):
     return _MARKDOWN_MATH.sub(replace, source)
 
 
+def _capped_text(text):
+    if len(text) <= MAX_OUTPUT_TEXT_CHARS:
+        return text
+    return (f"{text[:MAX_OUTPUT_TEXT_CHARS]}\n[The PDF shows the first {MAX_OUTPUT_TEXT_CHARS:,} of this "
+            f"output's {len(text):,} characters; the notebook holds all of it.]")
+
+
+def _joined(value):
+    return "".join(value) if isinstance(value, list) else value
+
+
+def printable_outputs(outputs):
+    """A code cell's outputs (dicts in nbformat's layout) as the PDF shows them.
+
+    Widgets are left out, text is capped at MAX_OUTPUT_TEXT_CHARS characters and a rich
+    output with a representation over MAX_OUTPUT_BYTES becomes a one-line note.
+    """
+    printable = []
+    for output in outputs:
+        if output.get("output_type") == "stream":
+            output["text"] = _capped_text(_joined(output.get("text", "")))
+        elif output.get("output_type") == "error":
+            output["traceback"] = _capped_text("\n".join(output.get("traceback", []))).split("\n")
+        elif "data" in output:
+            data = output["data"]
+            if WIDGET_MIME_TYPE in data:
+                continue
+            oversized = [mime_type for mime_type, content in data.items()
+                         if mime_type != "text/plain" and len(_joined(content)) > MAX_OUTPUT_BYTES]
+            if oversized:
+                size = len(_joined(data[oversized[0]]))
+                output["data"] = {"text/plain": (
+                    f"[A {oversized[0]} output of {size:,} bytes is too large for the PDF and is "
+                    f"left out; the notebook holds it.]")}
+            elif "text/plain" in data:
+                data["text/plain"] = _capped_text(_joined(data["text/plain"]))
+        printable.append(output)
+    return printable
+
+
 def notebook_html(path):
     """The body of one notebook as HTML, with its math already rendered."""
     import nbformat
@@ -81,6 +161,8 @@ def notebook_html(path):
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             cell.source = render_markdown_math(cell.source)
+        elif cell.cell_type == "code":
+            cell.outputs = [nbformat.from_dict(output) for output in printable_outputs(cell.outputs)]
     exporter = HTMLExporter(template_name="basic")
     exporter.log.setLevel(logging.ERROR)  # plots carry no alt text; nothing to act on
     body, _ = exporter.from_notebook_node(notebook)
@@ -88,19 +170,60 @@ def notebook_html(path):
     return f'<section class="notebook"><div class="notebook-name">{name}</div>{body}</section>'
 
 
-def write_pdf(notebook_paths, destination):
-    """Print the notebooks, in the given order, into one PDF at ``destination``; return its page count."""
+def bundle_url_fetcher(bundle_root):
+    """A WeasyPrint URL fetcher that serves ``data:`` URIs and files inside ``bundle_root`` only.
+
+    A refused URL raises ValueError, which WeasyPrint reports as a failed resource and
+    leaves out of the PDF.
+    """
+    from weasyprint.urls import URLFetcher
+
+    root = Path(bundle_root).resolve()
+
+    class BundleURLFetcher(URLFetcher):
+        def fetch(self, url, headers=None):
+            scheme = urlsplit(url).scheme.lower()
+            if scheme == "data":
+                return super().fetch(url, headers)
+            if scheme == "file":
+                # Resolving follows symlinks, so a link inside the bundle that points out is refused too.
+                path = Path(unquote(urlsplit(url).path)).resolve()
+                if path.is_relative_to(root) and path.is_file():
+                    return super().fetch(path.as_uri(), headers)
+            raise ValueError(f"the submission PDF only uses data: URIs and files of the bundle, not {url}")
+
+    return BundleURLFetcher(allowed_protocols=("data", "file"))
+
+
+def _without_attachments(document):
+    """The HTML with every ``rel="attachment"`` link made an ordinary link (nothing is embedded)."""
+    return re.sub(r'\brel\s*=\s*(["\']?)attachment\1', 'rel="nofollow"', document, flags=re.IGNORECASE)
+
+
+def render_document(notebook_paths, bundle_root=None):
+    """Lay the notebooks out as one WeasyPrint document (not yet written)."""
     from pygments.formatters import HtmlFormatter
     from weasyprint import HTML
 
     # WeasyPrint warns about optional font libraries on every font; only errors matter here.
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    bundle_root = Path(bundle_root if bundle_root is not None else Path(notebook_paths[0]).parent)
     highlight_css = HtmlFormatter(style="default").get_style_defs(".highlight")
     sections = "\n".join(notebook_html(path) for path in notebook_paths)
     document = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<style>{PAGE_CSS}\n{highlight_css}</style></head><body>{sections}</body></html>"
     )
-    rendered = HTML(string=document, base_url=str(Path(notebook_paths[0]).parent)).render()
+    return HTML(string=_without_attachments(document), base_url=str(bundle_root.resolve()),
+                url_fetcher=bundle_url_fetcher(bundle_root)).render()
+
+
+def write_pdf(notebook_paths, destination, bundle_root=None):
+    """Print the notebooks, in the given order, into one PDF at ``destination``; return its page count.
+
+    Only files inside ``bundle_root`` (default: the first notebook's folder) may be
+    embedded; see the module docstring.
+    """
+    rendered = render_document(notebook_paths, bundle_root)
     rendered.write_pdf(destination)
     return len(rendered.pages)
