@@ -7,8 +7,8 @@ pixel p of sample n, with k running over (channel, field row, field column) and 
 product with the (F, K) filter matrix, whose (F, H' * W') result is already that
 sample's output in (N, F, H', W') order, so no product needs a transpose.
 
-Zero padding is never materialised: positions that fall into the padding are written
-as zeros (im2col) or skipped (col2im).
+Zero padding is materialised for one channel plane at a time only (a small buffer that
+stays in the L1 or L2 cache), so that the inner loops are plain strided copies and sums.
 
 Bounds checking is off. Every kernel first checks, in constant time, that its arrays'
 shapes agree with the geometry it is given (raising ValueError otherwise), and every
@@ -16,6 +16,7 @@ index it then forms stays within those shapes; max_pool_backward also checks eac
 winner against the plane size, since that index comes from data, not from a shape.
 """
 from cython cimport floating
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy, memset
 
 
@@ -42,21 +43,6 @@ cdef int _check_columns(tuple image_shape, tuple cols_shape, Py_ssize_t field_he
     return 0
 
 
-cdef inline void _valid_range(Py_ssize_t offset, Py_ssize_t size, Py_ssize_t pad,
-                              Py_ssize_t stride, Py_ssize_t out_size,
-                              Py_ssize_t *first, Py_ssize_t *stop) noexcept nogil:
-    """Output positions o with 0 <= o * stride + offset - pad < size."""
-    cdef Py_ssize_t lowest = pad - offset
-    cdef Py_ssize_t highest = size - 1 + pad - offset
-    first[0] = (lowest + stride - 1) // stride if lowest > 0 else 0
-    if highest < 0:
-        stop[0] = 0
-    else:
-        stop[0] = min(out_size, highest // stride + 1)
-    if stop[0] < first[0]:
-        stop[0] = first[0]
-
-
 def im2col(const floating[:, :, :, ::1] x, floating[:, :, ::1] cols,
            Py_ssize_t field_height, Py_ssize_t field_width,
            Py_ssize_t stride, Py_ssize_t pad):
@@ -66,33 +52,40 @@ def im2col(const floating[:, :, :, ::1] x, floating[:, :, ::1] cols,
                    field_height, field_width, stride, pad)
     cdef Py_ssize_t out_h = (H + 2 * pad - field_height) // stride + 1
     cdef Py_ssize_t out_w = (W + 2 * pad - field_width) // stride + 1
-    cdef Py_ssize_t n, c, i, j, k, oy, ox, y, x0, ox_first, ox_stop, oy_first, oy_stop
-    cdef size_t item = sizeof(floating)
+    cdef Py_ssize_t padded_w = W + 2 * pad, padded_size = (H + 2 * pad) * padded_w
+    cdef Py_ssize_t n, c, i, j, k, oy, ox, y
     cdef floating *row
     cdef const floating *source
+    cdef const floating *plane
+    # One zero-padded copy of the current channel plane, so that every row of every
+    # column is a plain strided copy without bounds tests; its border stays zero.
+    cdef floating *padded = <floating *>calloc(max(padded_size, 1), sizeof(floating))
+    if padded == NULL:
+        raise MemoryError()
     with nogil:
         for n in range(N):
             for c in range(C):
+                if pad:
+                    for y in range(H):
+                        memcpy(padded + (y + pad) * padded_w + pad, &x[n, c, y, 0],
+                               W * sizeof(floating))
+                    plane = padded
+                else:
+                    plane = &x[n, c, 0, 0]
                 for i in range(field_height):
-                    _valid_range(i, H, pad, stride, out_h, &oy_first, &oy_stop)
                     for j in range(field_width):
-                        _valid_range(j, W, pad, stride, out_w, &ox_first, &ox_stop)
                         k = (c * field_height + i) * field_width + j
-                        x0 = j - pad
+                        row = &cols[n, k, 0]
                         for oy in range(out_h):
-                            row = &cols[n, k, oy * out_w]
-                            if oy < oy_first or oy >= oy_stop or ox_stop == ox_first:
-                                memset(row, 0, out_w * item)
-                                continue
-                            y = oy * stride + i - pad
-                            memset(row, 0, ox_first * item)
-                            source = &x[n, c, y, ox_first * stride + x0]
+                            source = plane + (oy * stride + i) * padded_w + j
                             if stride == 1:
-                                memcpy(row + ox_first, source, (ox_stop - ox_first) * item)
+                                for ox in range(out_w):
+                                    row[ox] = source[ox]
                             else:
-                                for ox in range(ox_stop - ox_first):
-                                    row[ox_first + ox] = source[ox * stride]
-                            memset(row + ox_stop, 0, (out_w - ox_stop) * item)
+                                for ox in range(out_w):
+                                    row[ox] = source[ox * stride]
+                            row += out_w
+    free(padded)
 
 
 def col2im(const floating[:, :, ::1] cols, floating[:, :, :, ::1] dx,
@@ -107,30 +100,38 @@ def col2im(const floating[:, :, ::1] cols, floating[:, :, :, ::1] dx,
                    field_height, field_width, stride, pad)
     cdef Py_ssize_t out_h = (H + 2 * pad - field_height) // stride + 1
     cdef Py_ssize_t out_w = (W + 2 * pad - field_width) // stride + 1
-    cdef Py_ssize_t n, c, i, j, k, oy, ox, y, x0, ox_first, ox_stop, oy_first, oy_stop
+    cdef Py_ssize_t padded_w = W + 2 * pad, padded_size = (H + 2 * pad) * padded_w
+    cdef Py_ssize_t n, c, i, j, k, oy, ox, y, xx
     cdef const floating *row
     cdef floating *target
+    # Sums land on a zero-padded plane first, so that every row is added without bounds
+    # tests; what fell on the padding is dropped when the plane is added onto dx.
+    cdef floating *padded = <floating *>malloc(max(padded_size, 1) * sizeof(floating))
+    if padded == NULL:
+        raise MemoryError()
     with nogil:
         for n in range(N):
             for c in range(C):
+                memset(padded, 0, padded_size * sizeof(floating))
                 for i in range(field_height):
-                    _valid_range(i, H, pad, stride, out_h, &oy_first, &oy_stop)
                     for j in range(field_width):
-                        _valid_range(j, W, pad, stride, out_w, &ox_first, &ox_stop)
-                        if ox_stop == ox_first:
-                            continue
                         k = (c * field_height + i) * field_width + j
-                        x0 = j - pad
-                        for oy in range(oy_first, oy_stop):
-                            y = oy * stride + i - pad
-                            row = &cols[n, k, oy * out_w + ox_first]
-                            target = &dx[n, c, y, ox_first * stride + x0]
+                        row = &cols[n, k, 0]
+                        for oy in range(out_h):
+                            target = padded + (oy * stride + i) * padded_w + j
                             if stride == 1:
-                                for ox in range(ox_stop - ox_first):
+                                for ox in range(out_w):
                                     target[ox] += row[ox]
                             else:
-                                for ox in range(ox_stop - ox_first):
+                                for ox in range(out_w):
                                     target[ox * stride] += row[ox]
+                            row += out_w
+                for y in range(H):
+                    target = &dx[n, c, y, 0]
+                    row = padded + (y + pad) * padded_w + pad
+                    for xx in range(W):
+                        target[xx] += row[xx]
+    free(padded)
 
 
 def max_pool_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
