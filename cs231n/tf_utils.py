@@ -12,7 +12,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+
+try:
+    import tensorflow as tf
+except ImportError as error:  # TensorFlow is an optional extra of the package
+    raise ImportError("the TensorFlow notebook and cs231n's tf_* modules need TensorFlow: "
+                      "pip install -e '.[tensorflow]' (see README.md)") from error
 
 
 def available_cores():
