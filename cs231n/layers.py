@@ -34,7 +34,7 @@ def affine_forward(x, w, b):
     # Turn each of the N examples into one row of D numbers (reshape, don't loop),
     # multiply the (N, D) matrix by w and add the bias b to every row. Keep x itself
     # unchanged: the backward pass needs it in its original shape (cached below).
-    # Checked in FullyConnectedNets.ipynb, "Affine layer".
+    # Checked in FullyConnectedNets.ipynb under the heading: Affine layer
     # -------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     out = x.reshape(x.shape[0], -1) @ w + b
@@ -62,7 +62,7 @@ def affine_backward(dout, cache):
     # shape of the array it belongs to: dx must come back in x's original shape
     # (N, d_1, ..., d_k), not flattened; the bias was added to every row, so its
     # gradient sums over the batch. Check your shapes before your values.
-    # Checked in FullyConnectedNets.ipynb, "Affine layer".
+    # Checked in FullyConnectedNets.ipynb under the heading: Affine layer
     # -------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     dx = (dout @ w.T).reshape(x.shape)
@@ -86,7 +86,7 @@ def relu_forward(x):
     # ---- Task: ReLU forward -------------------------------------------------------
     # Keep the positive entries of x and replace the others by zero, elementwise,
     # without modifying x in place (it is cached for the backward pass).
-    # Checked in FullyConnectedNets.ipynb, "ReLU and the affine-ReLU sandwich".
+    # Checked in FullyConnectedNets.ipynb under the heading: ReLU and the affine-ReLU "sandwich"
     # -------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     out = np.maximum(x, 0)
@@ -110,7 +110,7 @@ def relu_backward(dout, cache):
     # Pass dout through where the forward input was positive and block it (zero)
     # everywhere else. Decide which side of the kink x == 0 falls on and be
     # consistent; the gradient check never lands exactly on it.
-    # Checked in FullyConnectedNets.ipynb, "ReLU and the affine-ReLU sandwich".
+    # Checked in FullyConnectedNets.ipynb under the heading: ReLU and the affine-ReLU "sandwich"
     # -------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     dx = dout * (x > 0)
@@ -138,7 +138,7 @@ def svm_loss(x, y):
     # gradient: a violating class pushes its own score's gradient up by one and the
     # correct class's down by one, before the same averaging. Vectorize: no loop
     # over examples.
-    # Checked in FullyConnectedNets.ipynb, "Loss layers: softmax and SVM".
+    # Checked in FullyConnectedNets.ipynb under the heading: Loss layers: softmax and SVM
     # -------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     num_examples = x.shape[0]
@@ -176,7 +176,7 @@ def softmax_loss(x, y):
     # (inf / inf = nan). Subtracting each row's maximum first changes no probability
     # and keeps every exponent <= 0; compute log-probabilities from the shifted
     # scores rather than taking the log of a probability that underflowed to 0.
-    # Checked in FullyConnectedNets.ipynb, "Loss layers: softmax and SVM".
+    # Checked in FullyConnectedNets.ipynb under the heading: Loss layers: softmax and SVM
     # -------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     num_examples = x.shape[0]
@@ -239,7 +239,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         # docstring (the lines after this block store them back into bn_param). Put
         # into `cache` every intermediate value your backward pass will need: breaking
         # the computation into small steps now makes batchnorm_backward easier.
-        # Checked in BatchNormalization.ipynb, "Batch normalization: forward pass".
+        # Checked in BatchNormalization.ipynb under the heading: Batch normalization: forward pass
         # -------------------------------------------------------------------------------
         # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         sample_mean = x.mean(axis=0)
@@ -257,7 +257,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         # Normalize x with running_mean and running_var (not with statistics of this
         # batch: at test time an example's output must not depend on the others in its
         # batch), then scale by gamma and shift by beta; store the result in `out`.
-        # Checked in BatchNormalization.ipynb, "Batch normalization: forward pass".
+        # Checked in BatchNormalization.ipynb under the heading: Batch normalization: forward pass
         # -------------------------------------------------------------------------------
         # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         out = gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta
@@ -292,7 +292,7 @@ def batchnorm_backward(dout, cache):
     # nodes (x feeds the centering and the mean; the centered values feed the output
     # and the variance), add up the gradients arriving from each of them. The
     # gradient of a mean over N spreads back as 1 / N to each of its inputs.
-    # Checked in BatchNormalization.ipynb, "Batch normalization: backward pass".
+    # Checked in BatchNormalization.ipynb under the heading: Batch normalization: backward pass
     # -----------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     x_hat, centered, std, gamma = cache
@@ -325,7 +325,7 @@ def batchnorm_backward_alt(dout, cache):
     # (the question in BatchNormalization.ipynb guides the derivation), then compute
     # it here in a few vectorized lines, with dgamma and dbeta as before. Your result
     # must match batchnorm_backward; the notebook compares the two and their speed.
-    # Checked in BatchNormalization.ipynb, "Batch normalization: a simpler backward pass".
+    # Checked in BatchNormalization.ipynb under the heading: Batch normalization: a simpler backward pass
     # -----------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     x_hat, _, std, gamma = cache
@@ -362,7 +362,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
     # still act per feature. Store the result in `out` and what the backward pass
     # needs in `cache`. Small change from batch normalization: which axis do the
     # statistics reduce over, and does the result still broadcast against x?
-    # Checked in BatchNormalization.ipynb, "Layer normalization: implementation".
+    # Checked in BatchNormalization.ipynb under the heading: Layer normalization: implementation
     # -----------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     mean = x.mean(axis=1, keepdims=True)
@@ -393,7 +393,7 @@ def layernorm_backward(dout, cache):
     # the statistics now run over each row's features, while dgamma and dbeta still
     # sum over the examples. Reusing your batch normalization work (or transposing)
     # takes only a few lines.
-    # Checked in BatchNormalization.ipynb, "Layer normalization: implementation".
+    # Checked in BatchNormalization.ipynb under the heading: Layer normalization: implementation
     # -----------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     x_hat, std, gamma = cache
@@ -442,7 +442,7 @@ def dropout_forward(x, dropout_param):
         # the kept units by p ("inverted" dropout: the expected value of every unit
         # stays what it was, so the test-time pass needs no rescaling). Store the
         # result in `out` and the mask you multiplied by in `mask`.
-        # Checked in Dropout.ipynb, "Dropout: forward pass".
+        # Checked in Dropout.ipynb under the heading: Dropout: forward pass
         # -------------------------------------------------------------------------------
         # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         mask = ((np.random.rand(*x.shape) < p) / p).astype(x.dtype)
@@ -484,7 +484,7 @@ def dropout_backward(dout, cache):
         # ---- Task: dropout backward --------------------------------------------------
         # The forward pass multiplied x by the mask, so the gradient flows back through
         # the same mask: dropped units get no gradient, kept ones are scaled alike.
-        # Checked in Dropout.ipynb, "Dropout: backward pass".
+        # Checked in Dropout.ipynb under the heading: Dropout: backward pass
         # -------------------------------------------------------------------------------
         # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         dx = dout * mask
@@ -534,7 +534,7 @@ def conv_forward_naive(x, w, b, conv_param):
     # elementwise product of one filter with the window of the padded input under it,
     # plus that filter's bias. Plain loops over examples, filters and output positions
     # are fine here; the fast version comes later.
-    # Checked in ConvolutionalNetworks.ipynb, "Convolution: naive forward pass".
+    # Checked in ConvolutionalNetworks.ipynb under the heading: Convolution: naive forward pass
     # -----------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     stride, pad = conv_param["stride"], conv_param["pad"]
@@ -578,7 +578,7 @@ def conv_backward_naive(dout, cache):
     # exactly that filter (times the window), that window (times the filter) and that
     # bias. Windows overlap when the stride is smaller than the filter: accumulate
     # with +=. Work in a padded dx and cut the padding off at the end.
-    # Checked in ConvolutionalNetworks.ipynb, "Convolution: naive backward pass".
+    # Checked in ConvolutionalNetworks.ipynb under the heading: Convolution: naive backward pass
     # -----------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     x, w, b, conv_param = cache
@@ -631,7 +631,7 @@ def max_pool_forward_naive(x, pool_param):
     # take the largest value of the window in each example and channel. Looping over
     # the output positions and reducing over the window with max(axis=...) handles
     # all examples and channels at once.
-    # Checked in ConvolutionalNetworks.ipynb, "Max pooling: naive forward pass".
+    # Checked in ConvolutionalNetworks.ipynb under the heading: Max pooling: naive forward pass
     # -----------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     pool_height, pool_width = pool_param["pool_height"], pool_param["pool_width"]
@@ -666,7 +666,7 @@ def max_pool_backward_naive(dout, cache):
     # gradient value goes to that one position (on a tie, to one of the largest) and
     # every other input gets zero. When windows overlap (stride smaller than the
     # window), one input can win several windows: accumulate.
-    # Checked in ConvolutionalNetworks.ipynb, "Max pooling: naive backward pass".
+    # Checked in ConvolutionalNetworks.ipynb under the heading: Max pooling: naive backward pass
     # -----------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     x, pool_param = cache
@@ -714,7 +714,7 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     # all H x W positions. Rearrange x so that each channel becomes a column of an
     # (N * H * W, C) matrix, call your batchnorm_forward, and rearrange the result
     # back to (N, C, H, W). Mind the order of transpose and reshape.
-    # Checked in ConvolutionalNetworks.ipynb, "Spatial batch normalization".
+    # Checked in ConvolutionalNetworks.ipynb under the heading: Spatial batch normalization
     # -----------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     N, C, H, W = x.shape
@@ -741,7 +741,7 @@ def spatial_batchnorm_backward(dout, cache):
     # ---- Task: spatial batch normalization backward ----------------------------------
     # Rearrange dout exactly as the forward pass rearranged x, call your batch
     # normalization backward, and rearrange dx back to (N, C, H, W).
-    # Checked in ConvolutionalNetworks.ipynb, "Spatial batch normalization".
+    # Checked in ConvolutionalNetworks.ipynb under the heading: Spatial batch normalization
     # -----------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     N, C, H, W = dout.shape
@@ -781,7 +781,7 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     # there, normalize, reshape back to (N, C, H, W), then scale by gamma and shift by
     # beta, which act per channel. Store the result in `out` and what the backward
     # pass needs in `cache`.
-    # Checked in ConvolutionalNetworks.ipynb, "Spatial group normalization".
+    # Checked in ConvolutionalNetworks.ipynb under the heading: Spatial group normalization
     # -----------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     N, C, H, W = x.shape
@@ -813,7 +813,7 @@ def spatial_groupnorm_backward(dout, cache):
     # shape. For dx, reuse the layer normalization derivation within each
     # (example, group): reshape to the grouped layout of the forward pass, apply it,
     # and reshape back.
-    # Checked in ConvolutionalNetworks.ipynb, "Spatial group normalization".
+    # Checked in ConvolutionalNetworks.ipynb under the heading: Spatial group normalization
     # -----------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     x_hat, std, gamma, G = cache

@@ -55,7 +55,7 @@ def sgd_momentum(w, dw, config=None):
     # step of learning_rate down the gradient; then move w by the new velocity.
     # Store the new weights in next_w and the new velocity in v (the line after the
     # region puts it back into config for the next call).
-    # Checked in FullyConnectedNets.ipynb, "2.1 SGD with momentum".
+    # Checked in FullyConnectedNets.ipynb under the heading: 2.1 SGD with momentum
     # -------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     v = config["momentum"] * v - config["learning_rate"] * dw
@@ -154,7 +154,7 @@ def rmsprop(w, dw, config=None):
     # decay_rate each step), then step each weight by learning_rate * dw divided by
     # the square root of that average plus epsilon (epsilon keeps the division
     # finite where the average is zero). Store the new weights in next_w.
-    # Checked in FullyConnectedNets.ipynb, "2.3 RMSProp and Adam".
+    # Checked in FullyConnectedNets.ipynb under the heading: 2.3 RMSProp and Adam
     # -------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     decay = config["decay_rate"]
@@ -196,7 +196,7 @@ def adam(w, dw, config=None):
     # of corrected v plus epsilon), store the new weights in next_w and keep m, v and
     # t in config. The reference values of the notebook assume t is incremented
     # before it is used.
-    # Checked in FullyConnectedNets.ipynb, "2.3 RMSProp and Adam".
+    # Checked in FullyConnectedNets.ipynb under the heading: 2.3 RMSProp and Adam
     # -------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     beta1, beta2 = config["beta1"], config["beta2"]

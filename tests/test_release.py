@@ -229,6 +229,9 @@ def test_real_release_imports_cleanly_and_keeps_only_placeholders(real_release):
     script = (
         "import importlib, pkgutil, cs231n\n"
         "names = [m.name for m in pkgutil.walk_packages(cs231n.__path__, 'cs231n.')]\n"
+        # Importing torchvision after TensorFlow crashes the process (tensorflow-cpu 2.21,
+        # torchvision 0.29), so the TensorFlow modules come last.
+        "names.sort(key=lambda name: name.startswith('cs231n.tf_'))\n"
         "modules = [importlib.import_module(name) for name in names]\n"
         "print(cs231n.__file__, len(modules))\n"
     )
@@ -238,7 +241,7 @@ def test_real_release_imports_cleanly_and_keeps_only_placeholders(real_release):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(str(real_release / "cs231n" / "__init__.py"))
 
-    sources = {path: path.read_text() for path in real_release.rglob("*.py")}
+    sources = {path: path.read_text() for path in (real_release / "cs231n").rglob("*.py")}
     for path in real_release.glob("*.ipynb"):
         for index, cell in enumerate(nbformat.read(path, as_version=4).cells, start=1):
             if cell.cell_type == "code":
@@ -266,3 +269,152 @@ def test_real_release_notebooks_stop_at_the_first_stub(real_release, cifar_envir
             )
         assert raised.value.ename == "NotImplementedError", (name, raised.value.ename, raised.value.evalue)
         assert "not implemented yet" in raised.value.evalue
+
+
+# ---------------------------------------------------------------------------------
+# Conventions, hostile input and what the release must never hold
+# ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("line", [
+    "    #*****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****",
+    "    # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)****",
+    "    # start of your code",
+    "    # *****SOLUTION ONLY*****",
+])
+def test_near_miss_markers_stop_the_release(fixture_solution, tmp_path, line):
+    (fixture_solution / "cs231n" / "ops.py").write_text(OPS_SOURCE + f"\n\ndef extra():\n{line}\n    return 1\n")
+    with pytest.raises(release.ReleaseError, match=r"cs231n/ops\.py, line \d+: not an exact marker line"):
+        release.make_release(fixture_solution, tmp_path / "release")
+    assert not (tmp_path / "release").exists()
+
+
+def test_solution_only_blocks_vanish_from_the_release(fixture_solution, tmp_path):
+    source = OPS_SOURCE + (
+        f"\n\n{bundle.SOLUTION_ONLY_START}\ndef _shared_core(x):\n    return 3 * x\n{bundle.SOLUTION_ONLY_END}\n")
+    (fixture_solution / "cs231n" / "ops.py").write_text(source)
+    release.make_release(fixture_solution, tmp_path / "release")
+    text = (tmp_path / "release" / "cs231n" / "ops.py").read_text()
+    assert "_shared_core" not in text and "SOLUTION ONLY" not in text and "3 * x" not in text
+
+
+def test_an_untagged_answer_cell_is_blanked_too(fixture_solution, tmp_path):
+    path = fixture_solution / "Mini.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(nbformat.v4.new_markdown_cell("**Your Answer:** the secret derivation"))
+    nbformat.write(notebook, path)
+    release.make_release(fixture_solution, tmp_path / "release")
+    cells = nbformat.read(tmp_path / "release" / "Mini.ipynb", as_version=4).cells
+    assert cells[-1].source == bundle.BLANK_ANSWER
+
+
+def test_symlinks_are_skipped_and_named(fixture_solution, tmp_path):
+    (fixture_solution / "cs231n" / "passwd.py").symlink_to("/etc/passwd")
+    changed, skipped = release.make_release(fixture_solution, tmp_path / "release")
+    assert skipped == ["cs231n/passwd.py"]
+    assert not (tmp_path / "release" / "cs231n" / "passwd.py").exists()
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda root: (root / "cs231n" / "ops.py").write_bytes(b"x = '\xff\xfe'\n"), "not valid UTF-8"),
+    (lambda root: (root / "Mini.ipynb").write_text("{not json"), "not a readable notebook"),
+])
+def test_unreadable_sources_give_one_clear_line(fixture_solution, tmp_path, damage, message):
+    damage(fixture_solution)
+    result = subprocess.run([sys.executable, "-m", "tools.make_release", str(tmp_path / "release"),
+                             "--source", str(fixture_solution)], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_file_as_destination_gives_one_clear_line(fixture_solution, tmp_path):
+    target = tmp_path / "taken"
+    target.write_text("mine")
+    result = subprocess.run([sys.executable, "-m", "tools.make_release", str(target),
+                             "--source", str(fixture_solution)], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 1 and "is not a folder" in result.stderr and "Traceback" not in result.stderr
+    assert target.read_text() == "mine"
+
+
+def _normalized(line):
+    return " ".join(line.split())
+
+
+def _student_sources(root):
+    """(where, text) of every package file and notebook code cell of a bundle."""
+    for path in sorted((root / "cs231n").rglob("*.py")):
+        yield path.relative_to(root).as_posix(), path.read_text()
+    for path in sorted(root.glob("*.ipynb")):
+        for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            if cell.cell_type == "code":
+                yield f"{path.name}, cell {index}", cell.source
+
+
+def solution_lines(root):
+    """Non-trivial lines that appear only inside the solution's marker regions."""
+    inside, outside = {}, set()
+    for where, text in _student_sources(root):
+        lines = text.split("\n")
+        regions = bundle.marker_regions(lines, where)
+        regions += bundle.marker_regions(lines, where, bundle.SOLUTION_ONLY_START, bundle.SOLUTION_ONLY_END)
+        covered = {index for start, end in regions for index in range(start + 1, end)}
+        for index, line in enumerate(lines):
+            normalized = _normalized(line)
+            if index in covered:
+                inside.setdefault(normalized, where)
+            else:
+                outside.add(normalized)
+    # Short lines (such as "out = x" or "return out") and the opening line of a call
+    # (such as "model = FullyConnectedNet(") say nothing about a solution.
+    return {line: where for line, where in inside.items()
+            if len(line) >= 20 and not line.endswith(("(", "[", "{", ",")) and line not in outside}
+
+
+def test_the_release_holds_no_solution_line(real_release):
+    secret = solution_lines(REPO_ROOT)
+    assert len(secret) > 100
+    leaks = []
+    for path in sorted(real_release.rglob("*")):
+        if not path.is_file() or path.suffix not in (".py", ".ipynb", ".md", ".txt", ".sh", ".pyx", ".toml"):
+            continue
+        if path.suffix == ".ipynb":
+            notebook = nbformat.read(path, as_version=4)
+            lines = [line for cell in notebook.cells for line in cell.source.split("\n")]
+        else:
+            lines = path.read_text().split("\n")
+        for line in lines:
+            if _normalized(line) in secret:
+                leaks.append(f"{path.relative_to(real_release)}: {line.strip()} (from {secret[_normalized(line)]})")
+    assert leaks == []
+
+
+def test_release_leaves_out_staff_material(real_release):
+    for name in release.STAFF_ONLY:
+        assert not (real_release / name).exists(), name
+    assert (real_release / "tools" / "collect_submission.py").is_file()
+
+
+def test_task_comments_name_sections_that_exist():
+    headings = {}
+    for path in REPO_ROOT.glob("*.ipynb"):
+        cells = nbformat.read(path, as_version=4).cells
+        headings[path.name] = {line.lstrip("#").strip() for cell in cells if cell.cell_type == "markdown"
+                               for line in cell.source.split("\n") if line.startswith("#")}
+    import re
+
+    references = 0
+    for name in bundle.STUDENT_FILES:
+        for notebook, section in re.findall(r"Checked in (\w+\.ipynb) under the heading: (.+)$",
+                                             (REPO_ROOT / name).read_text(), re.MULTILINE):
+            references += 1
+            assert section in headings[notebook], (name, notebook, section)
+    assert references > 20
+
+
+def test_gitignore_mirrors_the_excluded_names():
+    ignored = {line.strip() for line in (REPO_ROOT / ".gitignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")}
+    for pattern in bundle.EXCLUDED_NAMES:
+        if pattern == ".git":
+            continue
+        assert any(entry.rstrip("/").split("/")[-1] == pattern for entry in ignored), pattern

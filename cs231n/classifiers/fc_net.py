@@ -65,7 +65,7 @@ class FullyConnectedNet:
         # scale gamma<l> (ones) and a shift beta<l> (zeros), sized like its output;
         # the output layer is never normalized. The loop after this block casts
         # everything to self.dtype.
-        # Checked in FullyConnectedNets.ipynb, "1.1 Initial loss and gradient check".
+        # Checked in FullyConnectedNets.ipynb under the heading: 1.1 Initial loss and gradient check
         # -----------------------------------------------------------------------------
         # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         layer_dims = [input_dim, *hidden_dims, num_classes]
@@ -125,7 +125,7 @@ class FullyConnectedNet:
         # self.use_dropout (with self.dropout_param); the last layer is affine only.
         # Keep every layer's cache for the backward pass. The sandwich layers of
         # cs231n/layer_utils.py save much of the bookkeeping.
-        # Checked in FullyConnectedNets.ipynb, "1.1 Initial loss and gradient check".
+        # Checked in FullyConnectedNets.ipynb under the heading: 1.1 Initial loss and gradient check
         # -----------------------------------------------------------------------------
         # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         dropout_param = self.dropout_param if self.use_dropout else None
@@ -163,7 +163,7 @@ class FullyConnectedNet:
         # through the layers in reverse order and store in grads[name] the gradient
         # of the total loss for every name in self.params, shaped like the parameter;
         # remember the regularization term's share of each weight's gradient.
-        # Checked in FullyConnectedNets.ipynb, "1.1 Initial loss and gradient check".
+        # Checked in FullyConnectedNets.ipynb under the heading: 1.1 Initial loss and gradient check
         # -----------------------------------------------------------------------------
         # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         loss, dscores = softmax_loss(scores, y)
