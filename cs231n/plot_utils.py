@@ -106,7 +106,7 @@ def plot_weight_scale_sweep(weight_scales, solvers_by_label, title=None):
 
     Draws, against the scale on a log axis: the best validation accuracy, the best
     training accuracy and the final training loss (the loss of the last iteration, on a
-    log axis). A run whose loss became NaN or infinite has no final loss; it is marked
+    log axis). A run that diverged (see run_diverged) has no final loss; it is marked
     with a cross at the top of that panel. Returns the matplotlib Figure.
     """
     for label, solvers in solvers_by_label.items():
@@ -123,7 +123,7 @@ def plot_weight_scale_sweep(weight_scales, solvers_by_label, title=None):
     diverged = []
     for label, solvers in solvers_by_label.items():
         final_losses = np.array([s.loss_history[-1] for s in solvers], dtype=float)
-        finite = np.isfinite(final_losses)
+        finite = np.array([not run_diverged(s) for s in solvers])
         # Gaps in the line at diverged runs, so it does not pretend to connect them.
         line, = loss_ax.semilogx(weight_scales, np.where(finite, final_losses, np.nan), "-o", label=label)
         diverged += [(scale, line.get_color(), label)
@@ -135,6 +135,12 @@ def plot_weight_scale_sweep(weight_scales, solvers_by_label, title=None):
     _decorate(loss_ax, "Final training loss vs. weight initialization scale",
               "Weight initialization scale", "Training loss at the last iteration")
     return _finish(fig, title)
+
+
+def run_diverged(solver):
+    """True when a trained solver's loss became NaN or infinite, which ends its run early."""
+    planned = solver.num_epochs * max(solver.X_train.shape[0] // solver.batch_size, 1)
+    return solver.iteration < planned or not np.isfinite(solver.loss_history[-1])
 
 
 FULL_TRAINING_IMAGES = 49_000
@@ -169,6 +175,6 @@ def print_weight_scale_sweep(weight_scales, solvers_by_label):
     accuracy and final training loss."""
     for i, scale in enumerate(weight_scales):
         runs = [f"{label}: best val acc {max(solvers[i].val_acc_history):.3f}, "
-                f"final loss {solvers[i].loss_history[-1]:.3g}"
+                + ("diverged" if run_diverged(solvers[i]) else f"final loss {solvers[i].loss_history[-1]:.3g}")
                 for label, solvers in solvers_by_label.items()]
         print(f"weight scale {scale:.1e}  " + " | ".join(runs))

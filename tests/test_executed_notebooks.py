@@ -14,10 +14,13 @@ from weasyprint.formatting_structure import boxes
 
 from conftest import PARTIAL_CIFAR10
 from tools.bundle import NOTEBOOKS, SMOKE_PARAMETER
+from tools.run_notebooks import missing_requirement
 from tools.submission_pdf import WIDGET_MIME_TYPE, render_document
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK_NAMES = [name for name in NOTEBOOKS if (REPO_ROOT / name).is_file()]
+# The notebooks this environment can run (an optional framework may not be installed).
+NOTEBOOK_NAMES = [name for name in NOTEBOOKS
+                  if (REPO_ROOT / name).is_file() and missing_requirement(REPO_ROOT / name) is None]
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),

@@ -1,0 +1,76 @@
+"""Shared plots, printouts and diagrams of the notebooks."""
+import types
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from cs231n import diagrams, plot_utils  # noqa: E402
+
+
+def fake_solver(losses, num_epochs=2, num_train=100, batch_size=50, val=0.3, train=0.5):
+    """Just the attributes the helpers read from a trained Solver."""
+    return types.SimpleNamespace(
+        loss_history=list(losses), iteration=len(losses), num_epochs=num_epochs,
+        batch_size=batch_size, X_train=np.zeros((num_train, 3)),
+        val_acc_history=[0.1, val], train_acc_history=[0.1, train], best_val_acc=val,
+    )
+
+
+def test_a_run_that_stopped_early_or_ended_non_finite_diverged():
+    assert not plot_utils.run_diverged(fake_solver([2.3, 2.0, 1.5, 1.0]))
+    assert plot_utils.run_diverged(fake_solver([2.3, 40.0]))  # stopped after 2 of 4 updates
+    assert plot_utils.run_diverged(fake_solver([2.3, 2.0, 1.5, np.nan]))
+
+
+def test_the_sweep_plots_the_last_loss_and_marks_diverged_runs():
+    scales = [1e-3, 1e-2, 1e-1]
+    runs = {"a": [fake_solver([2.3, 2.0, 1.5, 0.5]), fake_solver([2.3, 2.0, 1.0, 0.25]),
+                  fake_solver([2.3, np.inf])]}
+    figure = plot_utils.plot_weight_scale_sweep(scales, runs, title="sweep")
+    loss_ax = figure.axes[2]
+    line = loss_ax.get_lines()[0]
+    np.testing.assert_allclose(line.get_ydata()[:2], [0.5, 0.25])  # the last values, not means
+    assert np.isnan(line.get_ydata()[2])
+    crosses = [artist for artist in loss_ax.get_lines() if artist.get_marker() == "X"]
+    assert len(crosses) == 1 and "diverged" in crosses[0].get_label()
+    matplotlib.pyplot.close(figure)
+
+
+def test_sweep_printout_matches_the_plot(capsys):
+    plot_utils.print_weight_scale_sweep([1e-3, 1e-1], {"a": [fake_solver([2.3, 2.0, 1.5, 0.5]),
+                                                             fake_solver([2.3, np.nan])]})
+    lines = capsys.readouterr().out.splitlines()
+    assert "final loss 0.5" in lines[0] and lines[1].endswith("diverged")
+
+
+@pytest.mark.parametrize("num_images, expected", [
+    (4170, "Trained on 4,170 images, 12x fewer than the full training split's 49,000 "
+           "(83 updates instead of about 975); the 40% bar is set for the full split."),
+    (49000, "Trained on all 49,000 training images (980 updates); the 40% bar applies."),
+])
+def test_training_size_note(num_images, expected):
+    updates = num_images // 50
+    assert plot_utils.training_size_note(num_images, updates, "the 40% bar") == expected
+
+
+@pytest.mark.parametrize("draw", [diagrams.plot_batchnorm_graph, diagrams.plot_normalization_axes])
+def test_diagrams_are_titled(draw):
+    figure = draw()
+    titles = [figure._suptitle.get_text() if figure._suptitle else ""] + [ax.get_title() for ax in figure.axes]
+    assert any(title.strip() for title in titles)
+    matplotlib.pyplot.close(figure)
+
+
+def test_normalization_panels_shade_the_cells_that_share_statistics():
+    figure = diagrams.plot_normalization_axes(num_samples=4, num_channels=6, num_groups=2)
+    shaded = []
+    for ax in figure.axes:
+        faces = [patch for patch in ax.patches if patch.get_alpha() is None]  # the front faces
+        shaded.append(sum(matplotlib.colors.to_hex(face.get_facecolor()) != "#ffffff" for face in faces))
+    # batch: one channel of 4 images; layer: 6 channels of one image; instance: 1; group: 3
+    assert shaded == [4, 6, 1, 3]
+    matplotlib.pyplot.close(figure)
