@@ -48,6 +48,15 @@ class ThreeLayerConvNet:
             raise ValueError(
                 f"need an odd filter_size and even input height and width, got "
                 f"filter_size={filter_size}, input_dim={input_dim}")
+        # ---- Task: initialize the parameters ---------------------------------------
+        # Store the weights and biases in self.params: W1, b1 for the convolution
+        # (num_filters filters of size filter_size x filter_size over the input's
+        # channels), W2, b2 for the hidden affine layer, W3, b3 for the output affine
+        # layer. Weights are normal with mean 0 and standard deviation weight_scale,
+        # biases zero. The convolution keeps the input's height and width (its padding
+        # is chosen in loss()) and the 2x2 pool halves them: size W2 from that.
+        # Checked in ConvolutionalNetworks.ipynb under the heading: Three-layer convolutional network
+        # -----------------------------------------------------------------------------
         # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         pooled_size = num_filters * (height // 2) * (width // 2)
         shapes = {
@@ -83,6 +92,13 @@ class ThreeLayerConvNet:
         pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
 
         scores = None
+        # ---- Task: forward pass ------------------------------------------------------
+        # Compute the class scores for X, conv - relu - 2x2 max pool - affine - relu -
+        # affine, and store them in `scores`. The fast layers and the sandwich
+        # functions of cs231n/layer_utils.py (conv_relu_pool_forward,
+        # affine_relu_forward) do most of the work; keep each cache.
+        # Checked in ConvolutionalNetworks.ipynb under the heading: Three-layer convolutional network
+        # -----------------------------------------------------------------------------
         # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         pooled, pool_cache = conv_relu_pool_forward(X, W1, b1, conv_param, pool_param)
         hidden, hidden_cache = affine_relu_forward(pooled, W2, b2)
@@ -93,6 +109,12 @@ class ThreeLayerConvNet:
             return scores
 
         loss, grads = 0, {}
+        # ---- Task: backward pass -----------------------------------------------------
+        # Compute the softmax loss plus L2 regularization 0.5 * self.reg * (sum of
+        # squares of W1, W2 and W3), and store in grads[name] the gradient for every
+        # parameter, including the regularization term's share of each weight's.
+        # Checked in ConvolutionalNetworks.ipynb under the heading: Three-layer convolutional network
+        # -----------------------------------------------------------------------------
         # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         loss, dscores = softmax_loss(scores, y)
         weights = {"W1": W1, "W2": W2, "W3": W3}
