@@ -26,7 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from cs231n import tf_utils  # noqa: E402  (first: it quiets TensorFlow's start-up log)
+# cs231n.tf_utils before TensorFlow and torchvision: it loads Triton ahead of TensorFlow,
+# without which torchvision's import would crash this process.
+from cs231n import tf_utils  # noqa: E402
 from cs231n.data_utils import cifar10_dir  # noqa: E402
 from cs231n.tf_data import load_cifar10_arrays, make_dataset  # noqa: E402
 from cs231n.tf_data import random_crop_flip as tf_random_crop_flip  # noqa: E402
@@ -68,7 +70,9 @@ def run_tensorflow(data, width, epochs, seed):
     step = tf_utils.make_train_step(model, optimizer, settings["label_smoothing"])
     stats = [tf_utils.train_one_epoch(step, train) for _ in range(epochs)]
     return {"stats": stats, "val_acc": tf_utils.evaluate(model, val, flip_tta=True),
-            "params": model.count_params(), "steps_per_epoch": len(train),
+            # Trainable only, as PyTorch counts: Keras also counts batch norm's running averages.
+            "params": sum(int(tf.size(v)) for v in model.trainable_variables),
+            "steps_per_epoch": len(train),
             "batch_size": settings["batch_size"]}
 
 
@@ -120,7 +124,7 @@ def main(argv=None):
     tf_data = load_cifar10_arrays(data_dir)
     torch_data = load_cifar10_tensors(data_dir)
     print(f"data: {len(tf_data['y_train'])} train / {len(tf_data['y_val'])} val images from {data_dir}")
-    print(f"device: {'GPU' if on_gpu else 'CPU'} ({setup['description']}), {threads} threads for each "
+    print(f"device: {setup['description'] if on_gpu else 'CPU'}, {threads} threads for each "
           f"framework; TensorFlow {tf.__version__}, PyTorch {torch.__version__}; width x{width}, "
           f"{args.epochs} epochs, the first not timed")
 

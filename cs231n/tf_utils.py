@@ -3,6 +3,7 @@
 The models live in the notebook; these pieces are the plumbing every model shares, so
 that the notebook, its tests and the benchmark train in exactly the same way.
 """
+import importlib.util
 import os
 import time
 
@@ -13,11 +14,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+# Triton, PyTorch's kernel compiler (torchvision loads it), crashes the process with a
+# segmentation fault when it loads after TensorFlow; loaded before, the two coexist.
+if importlib.util.find_spec("triton") is not None:
+    import triton  # noqa: F401
+
 try:
     import tensorflow as tf
-except ImportError as error:  # TensorFlow is an optional extra of the package
-    raise ImportError("the TensorFlow notebook and cs231n's tf_* modules need TensorFlow: "
-                      "pip install -e '.[tensorflow]' (see README.md)") from error
+except ModuleNotFoundError as error:  # TensorFlow is an optional extra of the package
+    raise ModuleNotFoundError("the TensorFlow notebook and cs231n's tf_* modules need TensorFlow: "
+                              "pip install -e '.[tensorflow]' (see README.md)", name=error.name) from error
 
 
 def available_cores():

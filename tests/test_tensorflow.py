@@ -4,16 +4,20 @@ The models are the notebook's own: tests/notebook_defs.py executes the functions
 classes the notebook defines. Every test here is skipped when TensorFlow is not installed
 (it is an optional extra: pip install -e '.[tensorflow]').
 """
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-tf = pytest.importorskip("tensorflow")
+# cs231n.tf_utils before TensorFlow itself, as everywhere: it loads Triton first, which
+# crashes the process when it loads after TensorFlow.
+tf_utils = pytest.importorskip("cs231n.tf_utils", reason="TensorFlow is not installed")
+tf = tf_utils.tf
 
 from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
 
-from cs231n import tf_utils  # noqa: E402
 from cs231n.tf_data import channel_stats, load_cifar10_arrays, make_dataset, random_crop_flip  # noqa: E402
 from cs231n.tf_utils import (WarmupDecay, configure_tensorflow, evaluate, make_train_step,  # noqa: E402
                              train_one_epoch)
@@ -333,6 +337,18 @@ def test_configure_tensorflow_reports_device_and_bounded_threads():
     # 0 means "TensorFlow's own choice", which only a runtime started earlier can leave.
     assert 0 <= setup["intra_op_threads"] <= tf_utils.available_cores()
     assert 0 <= setup["inter_op_threads"] <= 2
+
+
+def test_pytorch_loads_after_tensorflow_in_one_process():
+    pytest.importorskip("torchvision")
+    script = ("from cs231n import tf_utils, tf_data\n"
+              "import torch, torchvision.transforms.v2\n"
+              "from cs231n import torch_data\n"
+              "print(float(tf_utils.tf.reduce_sum(tf_utils.tf.ones(3))), torch.ones(3).sum().item())\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["3.0", "3.0"]
 
 
 def test_warmup_decay_is_linear_up_then_down():
