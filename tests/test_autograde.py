@@ -307,3 +307,11 @@ def test_gradescope_results_and_json_report(tmp_path, starter):
     assert gradescope["score"] == 0 and gradescope["max_score"] == full_points("optimizers")
     assert all(set(test) == {"name", "score", "max_score", "output", "visibility"} for test in gradescope["tests"])
     assert "not implemented yet" in gradescope["tests"][0]["output"]
+
+
+def test_without_root_the_limits_still_apply_and_the_report_says_so(monkeypatch):
+    monkeypatch.setattr(autograde, "pick_sandbox_user", lambda: None)
+    report = autograde.grade(REPO_ROOT, parts=["optimizers"])
+    assert report["total"]["score"] == 1.0
+    summary = autograde.isolation_summary(report)
+    assert "dropping privileges needs root" in summary and "limits: CPU 300 s" in summary

@@ -67,7 +67,18 @@ def _hide_everything_but(libc, hidden, visible):
         os.close(descriptor)
 
 
+def _reachable_by_others(path):
+    """True when a user without privileges can reach ``path`` (every folder above it enterable)."""
+    parent = os.path.dirname(os.path.realpath(path))
+    while parent != os.path.dirname(parent):
+        if not _world_traversable(parent):
+            return False
+        parent = os.path.dirname(parent)
+    return True
+
+
 def _confine_as_root(config, report):
+    """Enter private namespaces and decide whether to drop to the sandbox user; return that decision."""
     libc = _Libc()
     try:
         libc.call("unshare", CLONE_NEWNS | CLONE_NEWNET)
@@ -86,22 +97,28 @@ def _confine_as_root(config, report):
         report["namespaces"] = "private mount and network namespaces; grader folder hidden"
     except OSError as error:
         report["namespaces"] = f"not available ({error}); the grader's files are protected by permissions only"
+        interpreter = os.path.realpath(config["command"][0])
+        if not (_reachable_by_others(interpreter) and _reachable_by_others(config["workdir"])):
+            report["user"] = ("the grader's own user: without namespaces an unprivileged user "
+                              f"cannot reach the Python installation at {interpreter}")
+            return False
     report["user"] = f"unprivileged uid {config['uid']}"
+    return True
 
 
-def _limits(config):
+def _limits(config, own_user):
     limits = {
         resource.RLIMIT_CPU: config["cpu_seconds"],
         resource.RLIMIT_AS: config["memory_bytes"],
         resource.RLIMIT_FSIZE: config["file_bytes"],
         resource.RLIMIT_CORE: 0,
     }
-    if config["uid"] is not None:
+    if own_user:
         # Counted per user, so only meaningful for the sandbox's own user.
         limits[resource.RLIMIT_NPROC] = config["processes"]
     text = (f"CPU {config['cpu_seconds']} s, memory {config['memory_bytes'] >> 20} MiB, "
             f"file size {config['file_bytes'] >> 20} MiB"
-            + (f", {config['processes']} processes" if config["uid"] is not None else ""))
+            + (f", {config['processes']} processes" if own_user else ""))
     return limits, text
 
 
@@ -111,16 +128,15 @@ def main():
     report = {}
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # die with the grader
-    if config["uid"] is not None:
-        _confine_as_root(config, report)
-    else:
+    drop_privileges = config["uid"] is not None and _confine_as_root(config, report)
+    if config["uid"] is None:
         report["user"] = "the grader's own user (dropping privileges needs root)"
         report["namespaces"] = "not used (they need root)"
-    limits, report["limits"] = _limits(config)
+    limits, report["limits"] = _limits(config, drop_privileges)
     # Written while still trusted, into a folder the sandbox user cannot write.
     with open(config["report"], "w") as handle:
         json.dump(report, handle)
-    if config["uid"] is not None:
+    if drop_privileges:
         os.setgroups([])
         os.setgid(config["gid"])
         os.setuid(config["uid"])
