@@ -315,3 +315,12 @@ def test_without_root_the_limits_still_apply_and_the_report_says_so(monkeypatch)
     assert report["total"]["score"] == 1.0
     summary = autograde.isolation_summary(report)
     assert "dropping privileges needs root" in summary and "limits: CPU 300 s" in summary
+
+
+def test_the_framework_part_follows_the_notebooks_submitted():
+    core = [part for part in PARTS if part not in ("PyTorch models", "TensorFlow models")]
+    assert autograde.default_parts({"PyTorch.ipynb": b""}) == core + ["PyTorch models"]
+    assert autograde.default_parts({"TensorFlow.ipynb": b""}) == core + ["TensorFlow models"]
+    assert autograde.default_parts({"PyTorch.ipynb": b"", "TensorFlow.ipynb": b""}) == list(PARTS)
+    # Neither notebook: the PyTorch part is graded, and its checks fail for the missing notebook.
+    assert autograde.default_parts({}) == core + ["PyTorch models"]

@@ -19,69 +19,24 @@ The exit status is 0 whenever grading ran, whatever the score, and 2 when it cou
 (unreadable or hostile submission, unknown part).
 """
 import argparse
-import importlib
-import importlib.util
 import json
 import secrets
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
-from .grading import probes
+from .bundle import NOTEBOOKS, STUDENT_FILES
 from .grading.intake import (DEFAULT_MAX_MEMBER_MIB, DEFAULT_MAX_MEMBERS, DEFAULT_MAX_TOTAL_MIB,
                              IntakeError, IntakeLimits, read_submission)
-from .grading.rubric import CHECKS, PARTS
+from .grading.rubric import CHECKS, FRAMEWORK_PARTS, PARTS
 from .grading.sandbox import (GRADER_ROOT, Limits, SandboxRun, become_subreaper, build_sandbox,
-                              kill_leftovers, pick_sandbox_user, temporary_folder)
+                              kill_leftovers, pick_sandbox_user, run_trusted, temporary_folder)
 
 
 class GradingError(Exception):
     """The submission could not be graded at all."""
-
-
-class ReferencePackage:
-    """The grader's own solution, with the interface the probes expect (see worker.Package)."""
-
-    modules = {"layers": "cs231n.layers", "optim": "cs231n.optim", "solver": "cs231n.solver",
-               "fc_net": "cs231n.classifiers.fc_net", "cnn": "cs231n.classifiers.cnn"}
-
-    def __init__(self):
-        if str(GRADER_ROOT) not in sys.path:
-            sys.path.insert(0, str(GRADER_ROOT))
-        spec = importlib.util.spec_from_file_location("notebook_defs", GRADER_ROOT / "tests" / "notebook_defs.py")
-        self._notebook_defs = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(self._notebook_defs)
-        self._notebooks = {}
-
-    def __getattr__(self, name):
-        if name not in self.modules:
-            raise AttributeError(name)
-        return importlib.import_module(self.modules[name])
-
-    def notebook(self, name, namespace):
-        if name not in self._notebooks:
-            self._notebooks[name] = self._notebook_defs.load_definitions(GRADER_ROOT / name, dict(namespace))
-        return self._notebooks[name]
-
-    def notebook_models(self, name, namespace):
-        return self._notebook_defs.models_built_in_cells(GRADER_ROOT / name, namespace)
-
-
-def reference_values(checks, seed):
-    """Run every check's probe on the grader's solution, on this run's inputs."""
-    package, values = ReferencePackage(), {}
-    state = np.random.get_state()
-    try:
-        for index, check in checks:
-            rng = np.random.default_rng([seed, index])
-            np.random.seed(seed % 2**31)
-            values[index] = getattr(probes, check.probe)(package, rng, **check.params)
-    finally:
-        np.random.set_state(state)
-    return values
 
 
 def judge_check(check, answer, reference):
@@ -96,11 +51,26 @@ def judge_check(check, answer, reference):
     return problem is None, problem or "passed"
 
 
+def _grader_files():
+    """The grader's own student files and notebooks: the reference solution."""
+    sources = {name: (GRADER_ROOT / name).read_bytes() for name in STUDENT_FILES}
+    notebooks = {name: (GRADER_ROOT / name).read_bytes() for name in NOTEBOOKS
+                 if (GRADER_ROOT / name).is_file()}
+    return sources, notebooks
+
+
+def default_parts(notebooks):
+    """Every part, with the framework parts whose notebook the submission holds (PyTorch's
+    when it holds neither, so that a missing framework notebook costs its points)."""
+    chosen = [part for part, notebook in FRAMEWORK_PARTS.items() if notebook in notebooks]
+    chosen = chosen or ["PyTorch models"]
+    return [part for part in PARTS if part not in FRAMEWORK_PARTS or part in chosen]
+
+
 def grade(bundle, parts=None, limits=None, intake_limits=None):
     """Grade ``bundle`` (folder or zip) and return the report as a dictionary."""
     started = time.monotonic()
-    parts = list(parts or PARTS)
-    unknown = [part for part in parts if part not in PARTS]
+    unknown = [part for part in parts or () if part not in PARTS]
     if unknown:
         raise GradingError(f"unknown parts {unknown}; choose from {list(PARTS)}")
     limits = limits or Limits()
@@ -108,19 +78,28 @@ def grade(bundle, parts=None, limits=None, intake_limits=None):
         sources, notebooks, notes = read_submission(bundle, intake_limits)
     except IntakeError as error:
         raise GradingError(str(error)) from None
+    parts = list(parts or default_parts(notebooks))
     selected = [(index, check) for index, check in enumerate(CHECKS) if check.part in parts]
     seed = secrets.randbelow(2**31)
-    reference = reference_values(selected, seed)
 
     become_subreaper()
     uid = pick_sandbox_user()
     folder = temporary_folder()
-    answers, isolation = {}, {}
+    answers, reference, isolation = {}, {}, {}
     try:
-        package = build_sandbox(folder, sources, notebooks)
-        runner = SandboxRun(folder, package, uid, limits)
+        solution = build_sandbox(folder / "reference", *_grader_files())
+        # The sandbox user may enter the submission's folder only, never the solution's.
+        (folder / "reference").chmod(0o700)
+        package = build_sandbox(folder / "submission", sources, notebooks)
+        folder.chmod(0o755)
+        runner = SandboxRun(folder / "submission", package, uid, limits)
         for number, part in enumerate(parts):
             checks = [(index, check.probe, check.params) for index, check in selected if check.part == part]
+            try:
+                reference.update(run_trusted(solution, folder / "reference" / f"part{number}", checks,
+                                             seed, limits.timeout))
+            except (RuntimeError, subprocess.TimeoutExpired) as error:
+                raise GradingError(f"{part}: {error}") from None
             answers.update(runner.run(f"part{number}", checks, seed))
         isolation = dict(runner.isolation)
     finally:
@@ -161,12 +140,12 @@ def format_report(report):
     """The score table, then every failed check with what differed."""
     lines = [f"Graded {report['bundle']}", f"Sandbox: {isolation_summary(report)}", ""]
     lines += [f"Note: {note}" for note in report["notes"]]
-    lines.append(f"{'part':<16}{'checks':>12}{'points':>12}{'score':>9}")
+    lines.append(f"{'part':<18}{'checks':>12}{'points':>12}{'score':>9}")
     for entry in report["parts"]:
-        lines.append(f"{entry['name']:<16}{entry['passed']:>6}/{entry['total']:<5}"
+        lines.append(f"{entry['name']:<18}{entry['passed']:>6}/{entry['total']:<5}"
                      f"{entry['points']:>6}/{entry['max_points']:<5}{entry['score']:>9.1%}")
     total = report["total"]
-    lines.append(f"{'total':<16}{total['passed']:>6}/{total['total']:<5}"
+    lines.append(f"{'total':<18}{total['passed']:>6}/{total['total']:<5}"
                  f"{total['points']:>6}/{total['max_points']:<5}{total['score']:>9.1%}")
     for entry in report["parts"]:
         failed = [check for check in entry["checks"] if not check["passed"]]

@@ -323,3 +323,56 @@ def torch_challenge_model(cs, rng, batch):
     model.eval()
     x = torch.from_numpy(_normal(rng, batch, 3, 32, 32)).float()
     return {"output_shape": list(model(x).shape)}
+
+
+# ----------------------------------------------------------------------------- TensorFlow
+
+def _tensorflow_definitions(cs):
+    # The notebook's imports come first: they load PyTorch's Triton, if installed, before
+    # TensorFlow, the one order in which the two can share a process.
+    definitions = cs.notebook("TensorFlow.ipynb", {"device": "/device:CPU:0"})
+    import tensorflow as tf
+
+    return tf, definitions
+
+
+def _assign_variables(variables, rng):
+    """Overwrite the variables, in their order, with fixed values."""
+    for variable in variables:
+        variable.assign(_normal(rng, *variable.shape, scale=0.1).astype(np.float32))
+
+
+def tf_three_layer_function(cs, rng, batch, channels):
+    tf, nb = _tensorflow_definitions(cs)
+    c1, c2 = channels
+    shapes = [(5, 5, 3, c1), (c1,), (3, 3, c1, c2), (c2,), (32 * 32 * c2, 10), (10,)]
+    params = [tf.constant(_normal(rng, *shape, scale=0.05), dtype=tf.float32) for shape in shapes]
+    x = tf.constant(_normal(rng, batch, 32, 32, 3), dtype=tf.float32)
+    return {"scores": np.asarray(nb["three_layer_convnet"](x, params))}
+
+
+def tf_three_layer_init(cs, rng):
+    _, nb = _tensorflow_definitions(cs)
+    return {"parameter_shapes": [list(param.shape) for param in nb["three_layer_convnet_init"]()]}
+
+
+def tf_keras_model(cs, rng, builder, batch, channels):
+    """A Keras three-layer ConvNet (subclass, Sequential or Functional) on fixed weights."""
+    tf, nb = _tensorflow_definitions(cs)
+    c1, c2 = channels
+    if builder == "ThreeLayerConvNet":
+        model = nb[builder](c1, c2, 10)
+    else:
+        model = nb[builder]((32, 32, 3), c1, c2, 10)
+    x = tf.constant(_normal(rng, batch, 32, 32, 3), dtype=tf.float32)
+    model(x)  # creates the variables of a subclassed model
+    shapes = [list(variable.shape) for variable in model.trainable_variables]
+    _assign_variables(model.trainable_variables, rng)
+    return {"scores": np.asarray(model(x, training=False)), "parameter_shapes": shapes}
+
+
+def tf_challenge_model(cs, rng, batch):
+    tf, nb = _tensorflow_definitions(cs)
+    model = nb["make_challenge_model"]()
+    x = tf.constant(_normal(rng, batch, 32, 32, 3), dtype=tf.float32)
+    return {"output_shape": list(model(x, training=False).shape)}

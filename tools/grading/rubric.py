@@ -16,7 +16,10 @@ import numpy as np
 
 # Graded parts, in report order.
 PARTS = ("FC layers", "optimizers", "solver", "batch norm", "dropout", "convolution",
-         "PyTorch models")
+         "PyTorch models", "TensorFlow models")
+# The framework part is done in PyTorch, TensorFlow or both: each of these parts is
+# graded when the submission holds its notebook (PyTorch's when it holds neither).
+FRAMEWORK_PARTS = {"PyTorch models": "PyTorch.ipynb", "TensorFlow models": "TensorFlow.ipynb"}
 
 
 @dataclass(frozen=True)
@@ -317,8 +320,7 @@ def _checks():
               same("scores", tolerance=1e-4), points=2, notebook="PyTorch.ipynb"),
         Check("PyTorch ThreeLayerConvNet module: parameter shapes and scores on fixed weights",
               "PyTorch models", "torch_three_layer_module", {"batch": 4, "channels": [6, 8]},
-              lambda got, want: same_structure("parameter_shapes")(got, want)
-              or same("scores", tolerance=1e-4)(got, want), points=2, notebook="PyTorch.ipynb"),
+              _shapes_then_scores, points=2, notebook="PyTorch.ipynb"),
         Check("PyTorch Sequential ConvNet: output shape and parameter counts", "PyTorch models",
               "torch_sequential_model", {"batch": 4}, same_structure("output_shape", "parameter_counts"),
               notebook="PyTorch.ipynb"),
@@ -326,6 +328,26 @@ def _checks():
               "torch_challenge_model", {"batch": 4}, same_structure("output_shape"),
               notebook="PyTorch.ipynb"),
     ]
+    keras_models = (("ThreeLayerConvNet", "Keras subclassed ThreeLayerConvNet"),
+                    ("three_layer_convnet_sequential", "Keras Sequential ConvNet"),
+                    ("three_layer_convnet_functional", "Keras Functional ConvNet"))
+    yield Check("TensorFlow three_layer_convnet: scores on fixed weights", "TensorFlow models",
+                "tf_three_layer_function", {"batch": 4, "channels": [6, 8]},
+                same("scores", tolerance=1e-4), points=2, notebook="TensorFlow.ipynb")
+    yield Check("TensorFlow three_layer_convnet_init: parameter shapes", "TensorFlow models",
+                "tf_three_layer_init", {}, same_structure("parameter_shapes"), notebook="TensorFlow.ipynb")
+    for builder, title in keras_models:
+        yield Check(f"{title}: parameter shapes and scores on fixed weights", "TensorFlow models",
+                    "tf_keras_model", {"builder": builder, "batch": 4, "channels": [6, 8]},
+                    _shapes_then_scores, points=2, notebook="TensorFlow.ipynb")
+    yield Check("TensorFlow challenge model: 10 scores per image", "TensorFlow models",
+                "tf_challenge_model", {"batch": 4}, same_structure("output_shape"),
+                notebook="TensorFlow.ipynb")
+
+
+def _shapes_then_scores(submitted, reference):
+    return (same_structure("parameter_shapes")(submitted, reference)
+            or same("scores", tolerance=1e-4)(submitted, reference))
 
 
 CHECKS = tuple(_checks())

@@ -226,6 +226,35 @@ class SandboxRun:
         return results
 
 
+def run_trusted(package, run_dir, checks, seed, timeout):
+    """Run probes on the grader's own package, unconfined, in a process of its own.
+
+    The reference values come from a separate process too, so that the frameworks the
+    probes load (PyTorch, TensorFlow) never share the grader's process. Returns
+    {index: values}; raises RuntimeError naming the check when the reference fails.
+    """
+    (run_dir / "out").mkdir(parents=True)
+    spec_path = run_dir / "spec.json"
+    spec_path.write_text(json.dumps({"seed": seed, "checks": [
+        {"index": index, "probe": probe, "params": params} for index, probe, params in checks]}))
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    environment.update(MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1",
+                       OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    with open(run_dir / "log.txt", "wb") as log:
+        completed = subprocess.run(
+            [sys.executable, "-I", str(package / "worker.py"), str(spec_path), str(run_dir / "out")],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=environment,
+            timeout=timeout, cwd=run_dir)
+    values = {}
+    for index, probe, _ in checks:
+        answer = _read_answer(run_dir / "out", index)
+        if answer is None or answer[1] is not None:
+            reason = answer[1] if answer else f"no answer (exit status {completed.returncode})"
+            raise RuntimeError(f"the reference solution failed probe {probe}: {reason}")
+        values[index] = answer[0]
+    return values
+
+
 def _death_reason(returncode, timed_out, limits, run):
     if timed_out:
         return f"timed out: the checks of this part ran past {limits.timeout} s"
