@@ -33,7 +33,6 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from cs231n.data_utils import load_CIFAR10  # noqa: E402
 from tools.bundle import NOTEBOOKS  # noqa: E402
-from tools.run_notebooks import format_duration  # noqa: E402
 
 FULL_TRAIN, FULL_TEST, BATCHES, VALIDATION = 50_000, 10_000, 5, 1_000
 LABEL_NAMES = ["airplane", "automobile", "bird", "cat", "deer",
@@ -115,6 +114,8 @@ def main(argv=None):
     parser.add_argument("notebooks", nargs="*", help="notebooks to time (default: all that exist)")
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the full size (default 1)")
     args = parser.parse_intermixed_args(argv)
+    # The runner needs the notebook toolchain; writing the data needs only NumPy.
+    from tools.run_notebooks import format_duration
 
     data_dir = args.work_dir / "cifar-10-batches-py"
     start = time.perf_counter()
