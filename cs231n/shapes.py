@@ -5,6 +5,8 @@ classifiers) call these checks before the student's code runs, so that a task ca
 valid input, and the fast layers use them without depending on a file students edit.
 Every check raises ``ValueError`` with a message that names the shapes involved.
 """
+import warnings
+
 import numpy as np
 
 
@@ -48,7 +50,8 @@ def check_affine_shapes(x, w, b):
 
 
 def check_scores_and_labels(x, y):
-    """Raise ValueError unless x is (N, C) finite scores and y holds N labels in [0, C)."""
+    """Raise ValueError unless x is (N, C) scores and y holds N labels in [0, C); warn when
+    a score is not finite."""
     if x.ndim != 2:
         raise ValueError(f"scores x must have shape (N, C), got {x.shape}")
     if y.shape != (x.shape[0],):
@@ -56,7 +59,10 @@ def check_scores_and_labels(x, y):
     if y.size and (y.min() < 0 or y.max() >= x.shape[1]):
         raise ValueError(f"labels y must lie in [0, {x.shape[1]}), got range [{y.min()}, {y.max()}]")
     if not np.all(np.isfinite(x)):
-        raise ValueError("scores x contain inf or NaN; a loss of such scores is undefined")
+        # A diverged network produces such scores; its loss comes out non-finite, which
+        # the Solver reports, so this warns rather than stopping the run.
+        warnings.warn("scores x contain inf or NaN, so the loss is not finite "
+                      "(has the network diverged?)", RuntimeWarning, stacklevel=3)
 
 
 def check_features(x, gamma, beta, layer):
