@@ -32,7 +32,8 @@ from .grading.intake import (DEFAULT_MAX_MEMBER_MIB, DEFAULT_MAX_MEMBERS, DEFAUL
                              IntakeError, IntakeLimits, read_submission)
 from .grading.rubric import CHECKS, FRAMEWORK_PARTS, PARTS
 from .grading.sandbox import (GRADER_ROOT, Limits, SandboxRun, become_subreaper, build_sandbox,
-                              kill_leftovers, pick_sandbox_user, run_trusted, temporary_folder)
+                              children, kill_leftovers, pick_sandbox_user, run_trusted,
+                              temporary_folder)
 
 
 class GradingError(Exception):
@@ -83,6 +84,7 @@ def grade(bundle, parts=None, limits=None, intake_limits=None):
     seed = secrets.randbelow(2**31)
 
     become_subreaper()
+    own_children = children()
     uid = pick_sandbox_user()
     folder = temporary_folder()
     answers, reference, isolation = {}, {}, {}
@@ -92,7 +94,7 @@ def grade(bundle, parts=None, limits=None, intake_limits=None):
         (folder / "reference").chmod(0o700)
         package = build_sandbox(folder / "submission", sources, notebooks)
         folder.chmod(0o755)
-        runner = SandboxRun(folder / "submission", package, uid, limits)
+        runner = SandboxRun(folder / "submission", package, uid, limits, spare=own_children)
         for number, part in enumerate(parts):
             checks = [(index, check.probe, check.params) for index, check in selected if check.part == part]
             try:
@@ -103,7 +105,7 @@ def grade(bundle, parts=None, limits=None, intake_limits=None):
             answers.update(runner.run(f"part{number}", checks, seed))
         isolation = dict(runner.isolation)
     finally:
-        kill_leftovers(uid)
+        kill_leftovers(uid, own_children)
         shutil.rmtree(folder, ignore_errors=True)
 
     report = {"bundle": str(Path(bundle).resolve()), "notes": notes, "isolation": isolation, "parts": []}

@@ -80,12 +80,18 @@ def _processes_of(uid=None, parent=None):
     return found
 
 
-def kill_leftovers(uid):
+def children():
+    """The process ids whose parent is this process."""
+    return set(_processes_of(parent=os.getpid()))
+
+
+def kill_leftovers(uid, spare=()):
     """Kill every process of the sandbox: its user's when we dropped privileges, and any
-    orphan that this process adopted as subreaper. Returns how many were killed."""
+    orphan that this process adopted as subreaper, except the children in ``spare`` (this
+    process's own from before grading). Returns how many were killed."""
     killed = 0
     for _ in range(50):
-        targets = set(_processes_of(parent=os.getpid()))
+        targets = children() - set(spare)
         if uid is not None:
             targets |= set(_processes_of(uid=uid))
         targets.discard(os.getpid())
@@ -144,8 +150,9 @@ def build_sandbox(folder, student_sources, notebooks):
 class SandboxRun:
     """One confined worker process over a list of checks, restarted after a crash."""
 
-    def __init__(self, folder, package, uid, limits):
+    def __init__(self, folder, package, uid, limits, spare=()):
         self.folder, self.package, self.uid, self.limits = folder, package, uid, limits
+        self.spare = set(spare)  # the grader's own children, which are not the sandbox's
         self.isolation = {}
 
     def _prepare(self, name):
@@ -207,7 +214,7 @@ class SandboxRun:
             except ProcessLookupError:
                 pass
             process.wait()
-            kill_leftovers(self.uid)
+            kill_leftovers(self.uid, self.spare)
             self.isolation = _read_json(run / "meta" / "isolation.json") or self.isolation
             for index, _, _ in pending:
                 answer = _read_answer(run / "out", index)
