@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import CIFAR10_DIR_ENV, cifar10_dir
+from .datasets import CIFAR10_DIR_ENV, DEFAULT_CIFAR10_DIR, cifar10_dir
 
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"
@@ -257,10 +257,13 @@ def load_CIFAR10_splits(num_training=49000, num_validation=1000, num_test=1000, 
     train, val, test = split_sizes(len(X_all), len(X_test_all),
                                    num_training, num_validation, num_test)
     if (train, val, test) != (num_training, num_validation, num_test):
+        # The folder is named only when it is not the default one, which students never set.
+        where = "" if root.resolve() == DEFAULT_CIFAR10_DIR.resolve() else f" at {root}"
         warnings.warn(
-            f"{root} holds {len(X_all)} training and {len(X_test_all)} test images; "
-            f"using {train} train / {val} val / {test} test instead of the requested "
-            f"{num_training} / {num_validation} / {num_test}.",
+            f"This copy of CIFAR-10{where} holds {len(X_all):,} training and "
+            f"{len(X_test_all):,} test images, fewer than requested: using {train:,} / {val:,} / "
+            f"{test:,} train / validation / test images instead of {num_training:,} / "
+            f"{num_validation:,} / {num_test:,}.",
             stacklevel=3,
         )
     return {

@@ -1,5 +1,6 @@
 import pickle
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,7 +48,7 @@ def test_get_cifar10_data_splits_and_centers(synthetic_cifar):
 
 
 def test_get_cifar10_data_shrinks_with_one_warning(synthetic_cifar):
-    with pytest.warns(UserWarning, match="using 80 train / 20 val / 15 test") as record:
+    with pytest.warns(UserWarning, match="using 80 / 20 / 15 train / validation / test images") as record:
         data = get_CIFAR10_data(cifar10_dir_path=synthetic_cifar)
     assert len(record) == 1
     assert len(data["X_train"]) == 80 and len(data["X_val"]) == 20 and len(data["X_test"]) == 15
@@ -97,8 +98,10 @@ def test_missing_data_explains_what_to_do(tmp_path):
 
 
 def test_partial_dataset(partial_cifar):
-    with pytest.warns(UserWarning, match="5170 training and 1017 test"):
+    with pytest.warns(UserWarning, match="5,170 training and 1,017 test") as record:
         data = get_CIFAR10_data(cifar10_dir_path=partial_cifar)
+    # Not the default folder, so the message says which one.
+    assert str(partial_cifar) in str(record[0].message)
     assert data["X_train"].shape == (4170, 3, 32, 32)
     assert data["X_val"].shape == (1000, 3, 32, 32)
     assert data["X_test"].shape == (1000, 3, 32, 32)
@@ -279,3 +282,12 @@ def test_tensor_loader_takes_the_partial_flag(synthetic_cifar):
         data = torch_data.load_cifar10_tensors(synthetic_cifar, num_training=50, num_validation=10,
                                                num_test=5, partial=True)
     assert tuple(data["X_train"].shape) == (50, 3, 32, 32)
+
+
+def test_shrink_warning_names_no_path_for_the_default_folder(synthetic_cifar, monkeypatch):
+    import cs231n.data_utils as data_utils
+
+    monkeypatch.setattr(data_utils, "DEFAULT_CIFAR10_DIR", Path(synthetic_cifar))
+    with pytest.warns(UserWarning, match="This copy of CIFAR-10 holds") as record:
+        data_utils.load_CIFAR10_splits(num_training=10**6, root=synthetic_cifar)
+    assert str(synthetic_cifar) not in str(record[0].message)
