@@ -13,7 +13,7 @@ import pytest
 
 from tools import autograde, bundle
 from tools import make_release as release
-from tools.grading.rubric import CHECKS, PARTS
+from tools.grading.rubric import CHECKS, FRAMEWORK_PARTS, PARTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -97,7 +97,7 @@ def test_solution_regions_pasted_into_the_release_grade_full_marks(starter, tmp_
 
     python_files = [name for name in bundle.STUDENT_FILES if name.endswith(".py")]
     root = submission_from(starter, tmp_path, {name: paste_all(name) for name in python_files})
-    report = autograde.grade(root, parts=[part for part in PARTS if part != "PyTorch models"])
+    report = autograde.grade(root, parts=[part for part in PARTS if part not in FRAMEWORK_PARTS])
     assert report["total"]["score"] == 1.0, [c for p in report["parts"] for c in p["checks"] if not c["passed"]]
 
 
