@@ -1,4 +1,5 @@
 """Training loop for classification models: minibatch SGD-style optimization."""
+import contextlib
 import copy
 import difflib
 import inspect
@@ -309,11 +310,9 @@ class Solver:
         """Refuse optim_config keys the named rule never reads (a misspelled key would
         otherwise be silently ignored and its default used)."""
         used = {}
-        try:
+        # A starter release's rule fills in its defaults before its placeholder raises.
+        with contextlib.suppress(NotImplementedError):
             self.update_rule(np.zeros(1), np.zeros(1), used)
-        except NotImplementedError:
-            # A starter release's rule fills in its defaults before its placeholder raises.
-            pass
         unknown = sorted(set(self.optim_config) - set(used))
         if unknown:
             hints = []
