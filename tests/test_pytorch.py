@@ -175,7 +175,7 @@ def test_challenge_recipe_runs_one_epoch(nb, partial_subset):
 # ----------------------------------------------------------------------------- data pipeline
 
 def test_load_cifar10_tensors_normalizes_with_training_stats(synthetic_cifar):
-    with pytest.warns(UserWarning, match="using 80 train / 20 val / 15 test"):
+    with pytest.warns(UserWarning, match="using 80 / 20 / 15 train / validation / test images"):
         data = load_cifar10_tensors(synthetic_cifar, num_training=49000, num_validation=1000,
                                     num_test=10000)
     assert data["X_train"].shape == (80, 3, 32, 32) and data["X_train"].dtype == torch.float32
