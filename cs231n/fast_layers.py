@@ -1,10 +1,10 @@
 """Fast convolution and max pooling with the same API and results as the naive layers.
 
 Convolution lowers every receptive field to a column (im2col) so that the forward
-pass and both weight and input gradients become matrix products; pooling runs one
-pass over the input. The loops live in the compiled extension cs231n.im2col_cython;
-when it cannot be imported, vectorized NumPy versions take over (slower, same
-results) after a one-time warning.
+pass and both weight and input gradients become matrix products, one per chunk of
+samples; pooling runs one pass over the input. The loops live in the compiled
+extension cs231n.im2col_cython; when it cannot be imported, vectorized NumPy versions
+take over (slower, same results) after a one-time warning.
 """
 import warnings
 
@@ -73,7 +73,7 @@ def _chunk_size(num_samples, bytes_per_sample, compiled):
 
 
 def _im2col(x, cols, field_height, field_width, stride, pad):
-    """Fill cols (N, C * HH * WW, H' * W') with the receptive fields of x (N, C, H, W)."""
+    """Fill cols (C * HH * WW, N, H' * W') with the receptive fields of x (N, C, H, W)."""
     kernels = _compiled_kernels()
     if kernels is not None:
         kernels.im2col(x, cols, field_height, field_width, stride, pad)
@@ -83,12 +83,12 @@ def _im2col(x, cols, field_height, field_width, stride, pad):
     x_padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     windows = sliding_window_view(x_padded, (field_height, field_width), axis=(2, 3))
     windows = windows[:, :, ::stride, ::stride]  # (N, C, H', W', HH, WW)
-    cols.reshape(num_samples, channels, field_height, field_width, *out_shape)[...] = (
-        windows.transpose(0, 1, 4, 5, 2, 3))
+    cols.reshape(channels, field_height, field_width, num_samples, *out_shape)[...] = (
+        windows.transpose(1, 4, 5, 0, 2, 3))
 
 
 def _col2im(cols, dx, field_height, field_width, stride, pad):
-    """Add the columns (N, C * HH * WW, H' * W') onto dx (N, C, H, W), which starts at zero."""
+    """Add the columns (C * HH * WW, N, H' * W') onto dx (N, C, H, W), which starts at zero."""
     kernels = _compiled_kernels()
     if kernels is not None:
         kernels.col2im(cols, dx, field_height, field_width, stride, pad)
@@ -98,12 +98,12 @@ def _col2im(cols, dx, field_height, field_width, stride, pad):
         (height, width), (field_height, field_width), stride, pad)
     dx_padded = np.zeros((num_samples, channels, height + 2 * pad, width + 2 * pad),
                          dtype=cols.dtype)
-    cols = cols.reshape(num_samples, channels, field_height, field_width, out_height, out_width)
+    cols = cols.reshape(channels, field_height, field_width, num_samples, out_height, out_width)
     # One strided slice per field offset: every output pixel adds its share at once.
     for i in range(field_height):
         for j in range(field_width):
             dx_padded[:, :, i:i + stride * out_height:stride,
-                      j:j + stride * out_width:stride] += cols[:, :, i, j]
+                      j:j + stride * out_width:stride] += cols[:, i, j].transpose(1, 0, 2, 3)
     dx += dx_padded[:, :, pad:pad + height, pad:pad + width]
 
 
@@ -130,16 +130,23 @@ def conv_forward_fast(x, w, b, conv_param):
     out = np.empty((num_samples, num_filters, positions), dtype=dtype)
     step = _chunk_size(num_samples, field_size * positions * dtype.itemsize,
                        _kernels is not None)
-    # One buffer for all chunks: a fresh one per chunk would be new memory to fault in.
-    cols = np.empty((step, field_size, positions), dtype=dtype)
+    # One pair of buffers for all chunks: fresh ones per chunk would be new memory to
+    # fault in. Their leading parts serve the last, possibly shorter, chunk.
+    cols_buffer = np.empty(field_size * step * positions, dtype=dtype)
+    product_buffer = np.empty(num_filters * step * positions, dtype=dtype)
     for start in range(0, num_samples, step):
         chunk = slice(start, min(start + step, num_samples))
-        chunk_cols = cols[:chunk.stop - start]
-        _im2col(x[chunk], chunk_cols, field_height, field_width, stride, pad)
-        # (F, K) @ (n, K, P): one product per sample, each written straight into its
-        # (F, P) block of the output; the biases are added while that block is in cache.
-        np.matmul(w_matrix, chunk_cols, out=out[chunk])
-        out[chunk] += bias
+        size = chunk.stop - start
+        columns = size * positions
+        chunk_cols = cols_buffer[:field_size * columns].reshape(field_size, columns)
+        _im2col(x[chunk], chunk_cols.reshape(field_size, size, positions),
+                field_height, field_width, stride, pad)
+        # (F, K) @ (K, n P): the whole chunk in one product, whose (F, n, P) result goes
+        # to the (n, F, P) output with the biases added on the way.
+        product = product_buffer[:num_filters * columns].reshape(num_filters, columns)
+        np.matmul(w_matrix, chunk_cols, out=product)
+        np.add(product.reshape(num_filters, size, positions).transpose(1, 0, 2), bias,
+               out=out[chunk])
     out = out.reshape(num_samples, num_filters, *out_shape)
     cache = (x, w, b, conv_param)
     return out, cache
@@ -171,23 +178,31 @@ def conv_backward_fast(dout, cache, *, input_gradient=True):
     dout = np.ascontiguousarray(dout, dtype=dtype).reshape(num_samples, num_filters, positions)
     db = dout.sum(axis=(0, 2)).astype(np.result_type(b, dtype), copy=False)
     dw = np.zeros((num_filters, field_size), dtype=dtype)
+    chunk_dw = np.empty_like(dw)
     dx = np.zeros(x.shape, dtype=dtype) if input_gradient else None
     step = _chunk_size(num_samples, field_size * positions * dtype.itemsize,
                        _kernels is not None)
-    cols = np.empty((step, field_size, positions), dtype=dtype)
-    dcols = np.empty_like(cols) if input_gradient else None
-    sample_dw = np.empty((step, num_filters, field_size), dtype=dtype)
+    cols_buffer = np.empty(field_size * step * positions, dtype=dtype)
+    dcols_buffer = np.empty_like(cols_buffer) if input_gradient else None
+    dout_buffer = np.empty(num_filters * step * positions, dtype=dtype)
     for start in range(0, num_samples, step):
         chunk = slice(start, min(start + step, num_samples))
         size = chunk.stop - start
-        chunk_cols = cols[:size]
-        _im2col(x[chunk], chunk_cols, field_height, field_width, stride, pad)
-        # (n, F, P) @ (n, P, K): each sample's filter gradient, summed over the chunk.
-        np.matmul(dout[chunk], chunk_cols.transpose(0, 2, 1), out=sample_dw[:size])
-        dw += sample_dw[:size].sum(axis=0)
+        columns = size * positions
+        chunk_cols = cols_buffer[:field_size * columns].reshape(field_size, columns)
+        _im2col(x[chunk], chunk_cols.reshape(field_size, size, positions),
+                field_height, field_width, stride, pad)
+        # The chunk's upstream gradient as one (F, n P) matrix, in the columns' order.
+        chunk_dout = dout_buffer[:num_filters * columns].reshape(num_filters, columns)
+        chunk_dout.reshape(num_filters, size, positions)[...] = dout[chunk].transpose(1, 0, 2)
+        # (F, n P) @ (n P, K): the filter gradient summed over the chunk in one product.
+        np.matmul(chunk_dout, chunk_cols.T, out=chunk_dw)
+        dw += chunk_dw
         if input_gradient:
-            np.matmul(w_matrix.T, dout[chunk], out=dcols[:size])
-            _col2im(dcols[:size], dx[chunk], field_height, field_width, stride, pad)
+            dcols = dcols_buffer[:field_size * columns].reshape(field_size, columns)
+            np.matmul(w_matrix.T, chunk_dout, out=dcols)
+            _col2im(dcols.reshape(field_size, size, positions), dx[chunk],
+                    field_height, field_width, stride, pad)
     return dx, dw.reshape(w.shape), db
 
 

@@ -1,11 +1,12 @@
 # cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """Compiled kernels behind cs231n.fast_layers.
 
-Columns are laid out as cols[n, k, p]: input value k of the receptive field of output
+Columns are laid out as cols[k, n, p]: input value k of the receptive field of output
 pixel p of sample n, with k running over (channel, field row, field column) and p over
-(output row, output column). Each sample's (K, H' * W') block is then one matrix
-product with the (F, K) filter matrix, whose (F, H' * W') result is already that
-sample's output in (N, F, H', W') order, so no product needs a transpose.
+(output row, output column). Viewed as a (K, N * H' * W') matrix, the columns of a
+whole batch are then one matrix product with the (F, K) filter matrix: one large
+product keeps the BLAS kernel (and every BLAS thread) busier than a product per sample,
+which for small images is a thin (K, H' * W') slab.
 
 Zero padding is materialised for one channel plane at a time only (a small buffer that
 stays in the L1 or L2 cache), so that the inner loops are plain strided copies and sums.
@@ -31,11 +32,11 @@ cdef Py_ssize_t _output_size(Py_ssize_t size, Py_ssize_t field, Py_ssize_t strid
 
 cdef int _check_columns(tuple image_shape, tuple cols_shape, Py_ssize_t field_height,
                         Py_ssize_t field_width, Py_ssize_t stride, Py_ssize_t pad) except -1:
-    """ValueError unless cols_shape is (N, C * HH * WW, H' * W') for images (N, C, H, W)."""
+    """ValueError unless cols_shape is (C * HH * WW, N, H' * W') for images (N, C, H, W)."""
     N, C, H, W = image_shape
     out_h = _output_size(H, field_height, stride, pad)
     out_w = _output_size(W, field_width, stride, pad)
-    expected = (N, C * field_height * field_width, out_h * out_w)
+    expected = (C * field_height * field_width, N, out_h * out_w)
     if cols_shape != expected:
         raise ValueError(f"columns of shape {cols_shape} do not match images {image_shape} "
                          f"with {field_height}x{field_width} windows, stride {stride}, "
@@ -46,7 +47,7 @@ cdef int _check_columns(tuple image_shape, tuple cols_shape, Py_ssize_t field_he
 def im2col(const floating[:, :, :, ::1] x, floating[:, :, ::1] cols,
            Py_ssize_t field_height, Py_ssize_t field_width,
            Py_ssize_t stride, Py_ssize_t pad):
-    """Fill cols (N, C * HH * WW, H' * W') with the receptive fields of x (N, C, H, W)."""
+    """Fill cols (C * HH * WW, N, H' * W') with the receptive fields of x (N, C, H, W)."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     _check_columns((N, C, H, W), (cols.shape[0], cols.shape[1], cols.shape[2]),
                    field_height, field_width, stride, pad)
@@ -75,7 +76,7 @@ def im2col(const floating[:, :, :, ::1] x, floating[:, :, ::1] cols,
                 for i in range(field_height):
                     for j in range(field_width):
                         k = (c * field_height + i) * field_width + j
-                        row = &cols[n, k, 0]
+                        row = &cols[k, n, 0]
                         for oy in range(out_h):
                             source = plane + (oy * stride + i) * padded_w + j
                             if stride == 1:
@@ -91,7 +92,7 @@ def im2col(const floating[:, :, :, ::1] x, floating[:, :, ::1] cols,
 def col2im(const floating[:, :, ::1] cols, floating[:, :, :, ::1] dx,
            Py_ssize_t field_height, Py_ssize_t field_width,
            Py_ssize_t stride, Py_ssize_t pad):
-    """Add every column entry of cols (N, C * HH * WW, H' * W') back onto dx (N, C, H, W).
+    """Add every column entry of cols (C * HH * WW, N, H' * W') back onto dx (N, C, H, W).
 
     dx must hold zeros (or the gradient to accumulate onto) on entry.
     """
@@ -116,7 +117,7 @@ def col2im(const floating[:, :, ::1] cols, floating[:, :, :, ::1] dx,
                 for i in range(field_height):
                     for j in range(field_width):
                         k = (c * field_height + i) * field_width + j
-                        row = &cols[n, k, 0]
+                        row = &cols[k, n, 0]
                         for oy in range(out_h):
                             target = padded + (oy * stride + i) * padded_w + j
                             if stride == 1:
