@@ -150,8 +150,12 @@ def max_pool_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
     """
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], W = x.shape[3]
     cdef Py_ssize_t out_h = out.shape[2], out_w = out.shape[3]
-    cdef Py_ssize_t n, c, oy, ox, y, xx, top, left, best_index
+    cdef Py_ssize_t n, c, oy, ox, y, xx, origin, best_index
     cdef floating best, value
+    cdef const floating *window
+    cdef floating *pooled
+    cdef int *winners
+    cdef bint take
     expected = (N, C, _output_size(x.shape[2], pool_height, stride, 0),
                 _output_size(W, pool_width, stride, 0))
     out_shape = (out.shape[0], out.shape[1], out.shape[2], out.shape[3])
@@ -164,26 +168,32 @@ def max_pool_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
     with nogil:
         for n in range(N):
             for c in range(C):
+                pooled = &out[n, c, 0, 0]
+                winners = &argmax[n, c, 0, 0]
                 for oy in range(out_h):
-                    top = oy * stride
                     for ox in range(out_w):
-                        left = ox * stride
-                        best = x[n, c, top, left]
-                        best_index = top * W + left
-                        for y in range(top, top + pool_height):
-                            for xx in range(left, left + pool_width):
-                                value = x[n, c, y, xx]
-                                # best != best once it is NaN: nothing replaces it then.
+                        origin = oy * stride * W + ox * stride
+                        window = &x[n, c, 0, 0] + origin
+                        best = window[0]
+                        best_index = origin
+                        for y in range(pool_height):
+                            for xx in range(pool_width):
+                                value = window[y * W + xx]
+                                # best != best once it is NaN: nothing replaces it then;
                                 # value != value takes the first NaN seen.
-                                if best == best and (value > best or value != value):
-                                    best = value
-                                    best_index = y * W + xx
+                                take = (best == best) & ((value > best) | (value != value))
+                                # Which value wins is random in real data, so the winner
+                                # moves by arithmetic rather than a branch (a mispredicted
+                                # branch costs more than the comparison itself) and its
+                                # value is read back.
+                                best_index += (origin + y * W + xx - best_index) * take
+                                best = window[best_index - origin]
                         if relu and not best > 0:
                             best_index = -1
                             if best == best:
                                 best = 0
-                        out[n, c, oy, ox] = best
-                        argmax[n, c, oy, ox] = <int>best_index
+                        pooled[oy * out_w + ox] = best
+                        winners[oy * out_w + ox] = <int>best_index
 
 
 def max_pool_backward(const floating[:, :, :, ::1] dout, const int[:, :, :, ::1] argmax,

@@ -89,7 +89,7 @@ def affine_norm_relu_dropout_backward(dout, cache):
 # ----------------------------------------------------------------------------------
 # Convolutional sandwiches
 # ----------------------------------------------------------------------------------
-# These use the fast layers; their caches are opaque tuples, as in the seeds.
+# These use the fast layers; their caches are opaque tuples, as in the original assignment.
 
 
 def conv_relu_forward(x, w, b, conv_param):

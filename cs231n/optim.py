@@ -201,12 +201,16 @@ def adam(w, dw, config=None):
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     beta1, beta2 = config["beta1"], config["beta2"]
     config["t"] += 1
+    t = config["t"]
     config["m"] = beta1 * config["m"] + (1 - beta1) * dw
     config["v"] = beta2 * config["v"] + (1 - beta2) * dw**2
     # Both averages start at zero; dividing by (1 - beta**t) removes that bias early on.
-    m_hat = config["m"] / (1 - beta1 ** config["t"])
-    v_hat = config["v"] / (1 - beta2 ** config["t"])
-    next_w = w - config["learning_rate"] * m_hat / (np.sqrt(v_hat) + config["epsilon"])
+    # m_hat / (sqrt(v_hat) + eps) with m_hat = m / (1 - beta1**t) and v_hat = v / (1 - beta2**t)
+    # equals m / (sqrt(v) + eps * sqrt(1 - beta2**t)) * sqrt(1 - beta2**t) / (1 - beta1**t):
+    # folding the corrections into two scalars saves two passes over large weights.
+    correction = (1 - beta2**t) ** 0.5  # a Python float: float32 weights stay float32
+    step_size = config["learning_rate"] * correction / (1 - beta1**t)
+    next_w = w - step_size * config["m"] / (np.sqrt(config["v"]) + config["epsilon"] * correction)
     # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
 
     return next_w, config

@@ -35,7 +35,7 @@ def numerical_gradients(forward, inputs, dout):
     return grads
 
 
-def test_conv_forward_naive_matches_seed_values():
+def test_conv_forward_naive_matches_reference_values():
     x = np.linspace(-0.1, 0.5, num=2 * 3 * 4 * 4).reshape(2, 3, 4, 4)
     w = np.linspace(-0.2, 0.3, num=3 * 3 * 4 * 4).reshape(3, 3, 4, 4)
     b = np.linspace(-0.1, 0.2, num=3)
@@ -50,7 +50,7 @@ def test_conv_forward_naive_matches_seed_values():
     assert rel_error(out, expected) < 1e-7
 
 
-def test_max_pool_forward_naive_matches_seed_values():
+def test_max_pool_forward_naive_matches_reference_values():
     x = np.linspace(-0.3, 0.4, num=2 * 3 * 4 * 4).reshape(2, 3, 4, 4)
     out, _ = max_pool_forward_naive(x, POOL_2X2)
     expected = np.array([

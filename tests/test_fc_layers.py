@@ -35,7 +35,7 @@ def affine_inputs(rng, input_shape, output_dim):
     return x, w, b, dout
 
 
-def test_affine_forward_matches_seed_values():
+def test_affine_forward_matches_reference_values():
     num_inputs, input_shape, output_dim = 2, (4, 5, 6), 3
     input_size = num_inputs * np.prod(input_shape)
     weight_size = output_dim * np.prod(input_shape)
@@ -72,7 +72,7 @@ def test_affine_forward_rejects_mismatched_shapes():
         affine_forward(np.zeros((2, 12)), np.zeros((12, 5)), np.zeros(4))
 
 
-def test_relu_forward_matches_seed_values():
+def test_relu_forward_matches_reference_values():
     x = np.linspace(-0.5, 0.5, num=12).reshape(3, 4)
     out, _ = relu_forward(x)
     expected = np.array(

@@ -1,6 +1,6 @@
-"""Update rules against the seeds' expected arrays.
+"""Update rules against the original assignment's reference arrays.
 
-Each bound is the error the seeds print for their own solution, rounded up in its
+Each bound is the error the original assignment prints for its own solution, rounded up in its
 third significant digit."""
 import numpy as np
 import pytest
@@ -40,7 +40,7 @@ def test_sgd_steps_against_the_gradient(w, dw):
     assert default_config["learning_rate"] == 1e-2
 
 
-def test_sgd_momentum_matches_seed(w, dw):
+def test_sgd_momentum_matches_reference(w, dw):
     config = {"learning_rate": 1e-3, "velocity": linspace_grid(0.6, 0.9)}
     next_w, _ = sgd_momentum(w, dw, config=config)
     expected_next_w = np.asarray([
@@ -53,7 +53,7 @@ def test_sgd_momentum_matches_seed(w, dw):
     assert rel_error(EXPECTED_VELOCITY, config["velocity"]) <= 4.27e-9
 
 
-def test_sgd_nesterov_momentum_matches_seed(w, dw):
+def test_sgd_nesterov_momentum_matches_reference(w, dw):
     config = {"learning_rate": 1e-3, "velocity": linspace_grid(0.6, 0.9)}
     next_w, _ = sgd_nesterov_momentum(w, dw, config=config)
     expected_next_w = np.asarray([
@@ -66,7 +66,7 @@ def test_sgd_nesterov_momentum_matches_seed(w, dw):
     assert rel_error(EXPECTED_VELOCITY, config["velocity"]) <= 4.27e-9
 
 
-def test_rmsprop_matches_seed(w, dw):
+def test_rmsprop_matches_reference(w, dw):
     config = {"learning_rate": 1e-2, "cache": linspace_grid(0.6, 0.9)}
     next_w, _ = rmsprop(w, dw, config=config)
     expected_next_w = np.asarray([
@@ -85,7 +85,7 @@ def test_rmsprop_matches_seed(w, dw):
     assert rel_error(expected_cache, config["cache"]) <= 2.65e-9
 
 
-def test_adam_matches_seed(w, dw):
+def test_adam_matches_reference(w, dw):
     config = {"learning_rate": 1e-2, "m": linspace_grid(0.6, 0.9), "v": linspace_grid(0.7, 0.5), "t": 5}
     next_w, _ = adam(w, dw, config=config)
     expected_next_w = np.asarray([
@@ -137,3 +137,14 @@ def test_rules_minimize_a_quadratic(rule, learning_rate):
     for _ in range(2000):
         w, config = rule(w, 2 * (w - target), config)
     assert np.allclose(w, target, atol=1e-2)
+
+
+@pytest.mark.parametrize("rule", [sgd, sgd_momentum, sgd_nesterov_momentum, adagrad, rmsprop, adam])
+def test_rules_keep_float32_weights_float32(rule, w, dw):
+    # A float64 scalar slipped into an update would turn a float32 model into float64
+    # after its first step, and every layer after it twice as slow.
+    w32, config = w.astype(np.float32), {"learning_rate": 1e-2}
+    for _ in range(3):
+        w32, config = rule(w32, dw.astype(np.float32), config)
+    assert w32.dtype == np.float32
+    assert all(value.dtype == np.float32 for value in config.values() if isinstance(value, np.ndarray))
