@@ -146,6 +146,11 @@ def run_diverged(solver):
 FULL_TRAINING_IMAGES = 49_000
 
 
+def _count(number, noun):
+    """'1 update', '980 updates'."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
 def training_size_note(num_images, num_updates, bar):
     """One sentence to print next to a training result: its data against the full CIFAR-10.
 
@@ -155,10 +160,10 @@ def training_size_note(num_images, num_updates, bar):
     - bar: the target this result is judged by, e.g. "the 50% validation bar".
     """
     if num_images >= FULL_TRAINING_IMAGES:
-        return f"Trained on all {num_images:,} training images ({num_updates:,} updates); {bar} applies."
+        return f"Trained on all {num_images:,} training images ({_count(num_updates, 'update')}); {bar} applies."
     factor = FULL_TRAINING_IMAGES / num_images
     return (f"Trained on {num_images:,} images, {factor:.0f}x fewer than the full training split's "
-            f"{FULL_TRAINING_IMAGES:,} ({num_updates:,} updates instead of about "
+            f"{FULL_TRAINING_IMAGES:,} ({_count(num_updates, 'update')} instead of about "
             f"{round(num_updates * factor):,}); {bar} is set for the full split.")
 
 

@@ -51,6 +51,8 @@ def test_sweep_printout_matches_the_plot(capsys):
     (4170, "Trained on 4,170 images, 12x fewer than the full training split's 49,000 "
            "(83 updates instead of about 975); the 40% bar is set for the full split."),
     (49000, "Trained on all 49,000 training images (980 updates); the 40% bar applies."),
+    (50, "Trained on 50 images, 980x fewer than the full training split's 49,000 "
+         "(1 update instead of about 980); the 40% bar is set for the full split."),
 ])
 def test_training_size_note(num_images, expected):
     updates = num_images // 50
