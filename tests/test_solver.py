@@ -4,13 +4,14 @@ import json
 import os
 import pickle
 import stat
+import warnings
 
 import numpy as np
 import pytest
 from hostile_files import CreatesMarker
 
 from cs231n.classifiers.fc_net import FullyConnectedNet
-from cs231n.solver import CheckpointError, Solver
+from cs231n.solver import CheckpointError, Solver, _all_finite
 
 NUM_CLASSES, INPUT_DIM = 5, 12
 
@@ -524,3 +525,16 @@ def test_two_runs_with_one_checkpoint_name_do_not_share_a_temporary_file(small_d
     restored = Solver.load_checkpoint(tmp_path / "run_epoch_0.npz", make_model(), small_data)
     for name, value in first.model.params.items():
         assert np.array_equal(restored.model.params[name], value)
+
+
+@pytest.mark.parametrize("values, finite", [
+    ([1.0, -2.0], True),
+    ([3e38, 3e38], True),  # squares overflow float32, the entries do not
+    ([1.0, np.nan], False),
+    ([np.inf, 1.0], False),
+    ([-np.inf, np.inf], False),
+])
+def test_finiteness_check_is_exact(values, finite):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _all_finite(np.array(values, dtype=np.float32)) is finite
