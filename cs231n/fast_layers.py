@@ -72,6 +72,33 @@ def _chunk_size(num_samples, bytes_per_sample, compiled):
     return max(1, min(num_samples, target // max(1, bytes_per_sample)))
 
 
+def _leading_matrix(buffer, rows, columns):
+    """The first rows * columns entries of a flat buffer as a (rows, columns) matrix.
+
+    Buffers are sized for the largest chunk; their leading part serves a shorter last one.
+    """
+    return buffer[:rows * columns].reshape(rows, columns)
+
+
+def _column_chunks(x, step, field_height, field_width, stride, pad, positions):
+    """Yield (chunk, cols) for the samples of x (N, C, H, W), step samples at a time.
+
+    chunk is the slice of samples and cols their receptive fields as one (C * HH * WW,
+    n * P) matrix, P = positions per sample. One buffer serves every chunk (a fresh one
+    per chunk would be new memory to fault in), so cols holds only until the next chunk.
+    """
+    num_samples, channels = x.shape[:2]
+    field_size = channels * field_height * field_width
+    buffer = np.empty(field_size * step * positions, dtype=x.dtype)
+    for start in range(0, num_samples, step):
+        chunk = slice(start, min(start + step, num_samples))
+        size = chunk.stop - start
+        cols = _leading_matrix(buffer, field_size, size * positions)
+        _im2col(x[chunk], cols.reshape(field_size, size, positions),
+                field_height, field_width, stride, pad)
+        yield chunk, cols
+
+
 def _im2col(x, cols, field_height, field_width, stride, pad):
     """Fill cols (C * HH * WW, N, H' * W') with the receptive fields of x (N, C, H, W)."""
     kernels = _compiled_kernels()
@@ -130,20 +157,13 @@ def conv_forward_fast(x, w, b, conv_param):
     out = np.empty((num_samples, num_filters, positions), dtype=dtype)
     step = _chunk_size(num_samples, field_size * positions * dtype.itemsize,
                        _kernels is not None)
-    # One pair of buffers for all chunks: fresh ones per chunk would be new memory to
-    # fault in. Their leading parts serve the last, possibly shorter, chunk.
-    cols_buffer = np.empty(field_size * step * positions, dtype=dtype)
     product_buffer = np.empty(num_filters * step * positions, dtype=dtype)
-    for start in range(0, num_samples, step):
-        chunk = slice(start, min(start + step, num_samples))
-        size = chunk.stop - start
-        columns = size * positions
-        chunk_cols = cols_buffer[:field_size * columns].reshape(field_size, columns)
-        _im2col(x[chunk], chunk_cols.reshape(field_size, size, positions),
-                field_height, field_width, stride, pad)
+    for chunk, chunk_cols in _column_chunks(x, step, field_height, field_width, stride, pad,
+                                            positions):
+        size = chunk.stop - chunk.start
         # (F, K) @ (K, n P): the whole chunk in one product, whose (F, n, P) result goes
         # to the (n, F, P) output with the biases added on the way.
-        product = product_buffer[:num_filters * columns].reshape(num_filters, columns)
+        product = _leading_matrix(product_buffer, num_filters, size * positions)
         np.matmul(w_matrix, chunk_cols, out=product)
         np.add(product.reshape(num_filters, size, positions).transpose(1, 0, 2), bias,
                out=out[chunk])
@@ -182,24 +202,19 @@ def conv_backward_fast(dout, cache, *, input_gradient=True):
     dx = np.zeros(x.shape, dtype=dtype) if input_gradient else None
     step = _chunk_size(num_samples, field_size * positions * dtype.itemsize,
                        _kernels is not None)
-    cols_buffer = np.empty(field_size * step * positions, dtype=dtype)
-    dcols_buffer = np.empty_like(cols_buffer) if input_gradient else None
+    dcols_buffer = np.empty(field_size * step * positions, dtype=dtype) if input_gradient else None
     dout_buffer = np.empty(num_filters * step * positions, dtype=dtype)
-    for start in range(0, num_samples, step):
-        chunk = slice(start, min(start + step, num_samples))
-        size = chunk.stop - start
-        columns = size * positions
-        chunk_cols = cols_buffer[:field_size * columns].reshape(field_size, columns)
-        _im2col(x[chunk], chunk_cols.reshape(field_size, size, positions),
-                field_height, field_width, stride, pad)
+    for chunk, chunk_cols in _column_chunks(x, step, field_height, field_width, stride, pad,
+                                            positions):
+        size = chunk.stop - chunk.start
         # The chunk's upstream gradient as one (F, n P) matrix, in the columns' order.
-        chunk_dout = dout_buffer[:num_filters * columns].reshape(num_filters, columns)
+        chunk_dout = _leading_matrix(dout_buffer, num_filters, size * positions)
         chunk_dout.reshape(num_filters, size, positions)[...] = dout[chunk].transpose(1, 0, 2)
         # (F, n P) @ (n P, K): the filter gradient summed over the chunk in one product.
         np.matmul(chunk_dout, chunk_cols.T, out=chunk_dw)
         dw += chunk_dw
         if input_gradient:
-            dcols = dcols_buffer[:field_size * columns].reshape(field_size, columns)
+            dcols = _leading_matrix(dcols_buffer, field_size, size * positions)
             np.matmul(w_matrix.T, chunk_dout, out=dcols)
             _col2im(dcols.reshape(field_size, size, positions), dx[chunk],
                     field_height, field_width, stride, pad)
