@@ -24,12 +24,11 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 from cs231n.data_utils import cifar10_dir  # noqa: E402
 from cs231n.torch_data import TensorLoader, load_cifar10_tensors, random_crop_flip  # noqa: E402
 from cs231n.torch_utils import evaluate, pick_device, prepare_model, train_one_epoch  # noqa: E402
-from notebook_defs import load_definitions  # noqa: E402
+from tools.notebook_defs import load_definitions  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -4,7 +4,7 @@ Usage:
     python benchmarks/bench_tensorflow.py [--data-dir DIR] [--epochs N] [--width W] [--threads T]
 
 Both models, recipes and training steps are the notebooks' own (loaded with
-tests/notebook_defs.py), each fed by its own notebook's in-memory pipeline with the same
+tools/notebook_defs.py), each fed by its own notebook's in-memory pipeline with the same
 augmentation. Both train for the same fixed number of steps, N epochs of the training
 split in batches of the recipes' size, on the same data and the same kind of device (a
 GPU when both frameworks see one, else the CPU, with the same number of threads). The
@@ -24,7 +24,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 # cs231n.tf_utils before TensorFlow and torchvision: it loads Triton ahead of TensorFlow,
 # without which torchvision's import would crash this process.
@@ -32,7 +31,7 @@ from cs231n import tf_utils  # noqa: E402
 from cs231n.data_utils import cifar10_dir  # noqa: E402
 from cs231n.tf_data import load_cifar10_arrays, make_dataset  # noqa: E402
 from cs231n.tf_data import random_crop_flip as tf_random_crop_flip  # noqa: E402
-from notebook_defs import load_definitions  # noqa: E402
+from tools.notebook_defs import load_definitions  # noqa: E402
 
 import tensorflow as tf  # noqa: E402
 import torch  # noqa: E402

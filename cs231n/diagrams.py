@@ -1,6 +1,6 @@
 """Explanatory diagrams for the notebooks, drawn with matplotlib."""
 import matplotlib.pyplot as plt
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Polygon
+from matplotlib.patches import FancyArrowPatch, Polygon
 
 # Batch normalization of one feature column, as the staged backward pass walks it.
 # Each node: (label, x, y, is an input of the layer).

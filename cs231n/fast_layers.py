@@ -5,7 +5,13 @@ pass and both weight and input gradients become matrix products, one per chunk o
 samples; pooling runs one pass over the input. The loops live in the compiled
 extension cs231n.im2col_cython; when it cannot be imported, vectorized NumPy versions
 take over (slower, same results) after a one-time warning.
+
+The compiled loops run on as many threads as NumPy's BLAS is allowed at the time of the
+call, so one setting governs both the matrix products and the loops around them:
+OPENBLAS_NUM_THREADS / OMP_NUM_THREADS before NumPy is imported, or
+threadpoolctl.threadpool_limits(n) at run time. Their results do not depend on it.
 """
+import contextlib
 import warnings
 
 import numpy as np
@@ -25,6 +31,28 @@ try:
 except ImportError:
     _kernels = None
 
+
+def _blas_thread_limit_reader():
+    """A function that returns the thread limit of NumPy's BLAS now, at least 1.
+
+    Found once, at import: threadpoolctl's search of the loaded libraries takes
+    milliseconds, while asking the library found for its current limit takes about a
+    microsecond, little enough for every layer call. Without threadpoolctl, or with no
+    BLAS it can control, the kernels run on one thread, as they did before threading.
+    """
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return lambda: 1
+    blas_libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+    if not blas_libraries:
+        return lambda: 1
+    blas = blas_libraries[0]
+    return lambda: max(1, blas.get_num_threads() or 1)
+
+
+_kernel_threads = _blas_thread_limit_reader()
+
 _fallback_announced = False
 
 
@@ -38,6 +66,27 @@ def _compiled_kernels():
             "Build it with: python setup.py build_ext --inplace (or pip install -e .)",
             RuntimeWarning, stacklevel=3)
     return _kernels
+
+
+def compiled_kernels_available():
+    """True when the compiled extension is built and the fast layers are using it."""
+    return _kernels is not None
+
+
+@contextlib.contextmanager
+def numpy_fallback():
+    """Run the fast layers on their NumPy fallback inside the ``with`` block, silently.
+
+    For comparing the two paths (tests, benchmarks); outside the block the compiled
+    kernels are back in use, if they are built.
+    """
+    global _kernels, _fallback_announced
+    saved = _kernels, _fallback_announced
+    _kernels, _fallback_announced = None, True
+    try:
+        yield
+    finally:
+        _kernels, _fallback_announced = saved
 
 
 def _check_real(layer, **arrays):
@@ -103,7 +152,7 @@ def _im2col(x, cols, field_height, field_width, stride, pad):
     """Fill cols (C * HH * WW, N, H' * W') with the receptive fields of x (N, C, H, W)."""
     kernels = _compiled_kernels()
     if kernels is not None:
-        kernels.im2col(x, cols, field_height, field_width, stride, pad)
+        kernels.im2col(x, cols, field_height, field_width, stride, pad, _kernel_threads())
         return
     num_samples, channels = x.shape[:2]
     out_shape = sliding_output_shape(x.shape[2:], (field_height, field_width), stride, pad)
@@ -118,7 +167,7 @@ def _col2im(cols, dx, field_height, field_width, stride, pad):
     """Add the columns (C * HH * WW, N, H' * W') onto dx (N, C, H, W), which starts at zero."""
     kernels = _compiled_kernels()
     if kernels is not None:
-        kernels.col2im(cols, dx, field_height, field_width, stride, pad)
+        kernels.col2im(cols, dx, field_height, field_width, stride, pad, _kernel_threads())
         return
     num_samples, channels, height, width = dx.shape
     out_height, out_width = sliding_output_shape(
@@ -238,7 +287,8 @@ def _max_pool_forward(x, pool_param, relu, layer):
     if kernels is not None:
         out = np.empty((num_samples, channels, *out_shape), dtype=x.dtype)
         winners = np.empty(out.shape, dtype=np.intc)
-        kernels.max_pool_forward(x, out, winners, pool_height, pool_width, stride, relu)
+        kernels.max_pool_forward(x, out, winners, pool_height, pool_width, stride, relu,
+                                 _kernel_threads())
     else:
         windows = sliding_window_view(x, (pool_height, pool_width), axis=(2, 3))
         windows = windows[:, :, ::stride, ::stride].reshape(
@@ -270,7 +320,7 @@ def _max_pool_backward(dout, cache, layer):
     dx = np.zeros((num_samples, channels, height * width), dtype=dout.dtype)
     kernels = _compiled_kernels()
     if kernels is not None:
-        kernels.max_pool_backward(dout, winners, dx)
+        kernels.max_pool_backward(dout, winners, dx, _kernel_threads())
     else:
         num_planes, pooled = num_samples * channels, winners.shape[2] * winners.shape[3]
         winners = winners.reshape(num_planes, pooled)

@@ -48,6 +48,33 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
     return grad
 
 
+def numerical_gradients(f, inputs, df, h=1e-5):
+    """Gradients of sum(f(*inputs) * df) with respect to every input array, in order.
+
+    f returns an array shaped like df (for a layer, the ``out`` of its (out, cache)).
+    Each input is perturbed in a copy, so the caller's arrays are left as they were.
+    """
+    grads = []
+    for position in range(len(inputs)):
+        def f_of_one(value, position=position):
+            arguments = list(inputs)
+            arguments[position] = value
+            return f(*arguments)
+        grads.append(eval_numerical_gradient_array(f_of_one, np.array(inputs[position], copy=True), df, h))
+    return grads
+
+
+def model_gradient_errors(model, X, y, h=1e-5):
+    """{parameter name: relative error of the model's analytic gradient against the
+    numerical one} for ``model.loss(X, y)``, every parameter in turn."""
+    _, grads = model.loss(X, y)
+    return {
+        name: rel_error(eval_numerical_gradient(lambda _: model.loss(X, y)[0], model.params[name],
+                                                verbose=False, h=h), grads[name])
+        for name in sorted(grads)
+    }
+
+
 def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5):
     """Compare analytic_grad with the numerical gradient at num_checks random entries.
 

@@ -6,9 +6,9 @@ checks (cs231n/shapes.py) run before your code, so each task may assume valid sh
 """
 import numpy as np
 
-from .shapes import (check_affine_shapes, check_conv_shapes, check_feature_maps, check_features,
-                     check_float_input, check_group_count, check_scores_and_labels,
-                     conv_output_shape, pool_output_shape)
+from .shapes import (check_affine_shapes, check_conv_geometry, check_feature_maps, check_features,
+                     check_float_input, check_group_count, check_pool_geometry,
+                     check_scores_and_labels)
 
 
 # ----------------------------------------------------------------------------------
@@ -525,8 +525,7 @@ def conv_forward_naive(x, w, b, conv_param):
     - cache: (x, w, b, conv_param)
     """
     out = None
-    check_conv_shapes(x, w, b)
-    conv_output_shape(x, w, b, conv_param)  # rejects geometry whose windows don't tile the input
+    check_conv_geometry(x, w, b, conv_param)
     # ---- Task: convolution forward, naive --------------------------------------------
     # Compute the output size from the formulas of the docstring (the check above
     # guarantees the divisions are exact), zero-pad a copy of x (np.pad; leave x
@@ -625,7 +624,7 @@ def max_pool_forward_naive(x, pool_param):
     - cache: (x, pool_param)
     """
     out = None
-    pool_output_shape(x, pool_param)  # rejects geometry whose windows don't tile the input
+    check_pool_geometry(x, pool_param)
     # ---- Task: max pooling forward, naive --------------------------------------------
     # Compute the output size from the docstring, then, for every window position,
     # take the largest value of the window in each example and channel. Looping over

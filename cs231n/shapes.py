@@ -125,6 +125,17 @@ def conv_output_shape(x, w, b, conv_param):
     return x.shape[0], w.shape[0], out_height, out_width
 
 
+def check_conv_geometry(x, w, b, conv_param):
+    """Raise ValueError unless the convolution's inputs agree and its windows tile the
+    padded input (so the output-size formulas divide exactly)."""
+    conv_output_shape(x, w, b, conv_param)
+
+
+def check_pool_geometry(x, pool_param):
+    """Raise ValueError unless x is (N, C, H, W) and the pooling windows tile it."""
+    pool_output_shape(x, pool_param)
+
+
 def pool_output_shape(x, pool_param):
     """Check a max pool's input and geometry; return its output shape (N, C, H', W')."""
     if x.ndim != 4:

@@ -1,42 +1,21 @@
 """Training loop for classification models: minibatch SGD-style optimization."""
-import contextlib
 import copy
-import difflib
-import inspect
-import json
-import numbers
-import os
-import tempfile
 import warnings
-import zipfile
-import zlib
 
 import numpy as np
 from .progress import tqdm
 
-from . import optim
+from . import checkpoint
+# Solver.load_checkpoint raises it, so it can be imported from here along with Solver.
+from .checkpoint import CheckpointError
+from .solver_options import check_solver_arguments, resolve_update_rule, update_rules
 
-# Checkpoints are NumPy .npz archives (loaded with allow_pickle=False, so they cannot
-# hold code): the arrays, plus one JSON document under STATE_KEY for everything else,
-# in which each array appears as {ARRAY_TAG: its name in the archive}.
-CHECKPOINT_FORMAT = "cs231n-solver-checkpoint"
-CHECKPOINT_VERSION = 1
-CHECKPOINT_SUFFIX = ".npz"
-STATE_KEY = "state"
-ARRAY_TAG = "__ndarray__"
-
-
-class CheckpointError(ValueError):
-    """A file is not a checkpoint this solver can load; the message names the file."""
-
-
-def update_rules():
-    """The update rules of cs231n/optim.py by name: the public functions defined there."""
-    return {
-        name: function for name, function in vars(optim).items()
-        if inspect.isfunction(function) and function.__module__ == optim.__name__
-        and not name.startswith("_")
-    }
+# What a checkpoint stores of the solver besides the model and the random states:
+# the options load_checkpoint builds the solver with, and the progress it restores.
+_SAVED_OPTIONS = ("optim_config", "lr_decay", "batch_size", "num_epochs",
+                  "num_train_samples", "num_val_samples")
+_SAVED_PROGRESS = ("epoch", "iteration", "loss_history", "train_acc_history", "val_acc_history",
+                   "best_val_acc", "best_params", "best_bn_params", "optim_configs")
 
 
 def _all_finite(array):
@@ -51,114 +30,6 @@ def _all_finite(array):
     with np.errstate(over="ignore", invalid="ignore"):
         sum_of_squares = np.dot(flat, flat)
     return bool(np.isfinite(sum_of_squares)) or bool(np.all(np.isfinite(flat)))
-
-
-def _is_count(value, minimum=1):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= minimum
-
-
-def _to_document(value, arrays, where):
-    """A JSON-ready copy of value, with its arrays moved into ``arrays``.
-
-    Holds dicts with string keys, lists, tuples (stored as lists), strings, numbers,
-    booleans, None and numeric arrays; anything else raises TypeError naming ``where``.
-    """
-    if isinstance(value, np.ndarray):
-        if value.dtype.hasobject:
-            raise TypeError(f"{where} is an array of Python objects, which a checkpoint cannot hold")
-        key = f"array_{len(arrays)}"
-        arrays[key] = value
-        return {ARRAY_TAG: key}
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_to_document(item, arrays, f"{where}[{index}]") for index, item in enumerate(value)]
-    if isinstance(value, dict):
-        if not all(isinstance(key, str) for key in value):
-            raise TypeError(f"{where} has keys that are not strings, which a checkpoint cannot hold")
-        return {key: _to_document(item, arrays, f"{where}[{key!r}]") for key, item in value.items()}
-    raise TypeError(
-        f"{where} is a {type(value).__name__}; a checkpoint holds only numbers, strings, "
-        f"lists, dicts and numeric arrays"
-    )
-
-
-def _from_document(value, arrays, path):
-    """Undo _to_document: put the arrays back where their tags are."""
-    if isinstance(value, dict):
-        if set(value) == {ARRAY_TAG}:
-            try:
-                return arrays[value[ARRAY_TAG]]
-            except (KeyError, TypeError):
-                raise CheckpointError(f"{path}: refers to an array {value[ARRAY_TAG]!r} it does not hold") from None
-        return {key: _from_document(item, arrays, path) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_from_document(item, arrays, path) for item in value]
-    return value
-
-
-# What load_checkpoint requires of a checkpoint's document: each entry and its type.
-_CHECKPOINT_FIELDS = {
-    "update_rule": (str, type(None)), "update_rule_name": str, "optim_config": dict,
-    "lr_decay": (int, float), "batch_size": int, "num_epochs": int,
-    "num_train_samples": (int, type(None)), "num_val_samples": (int, type(None)),
-    "epoch": int, "iteration": int, "loss_history": list, "train_acc_history": list,
-    "val_acc_history": list, "best_val_acc": (int, float), "best_params": dict,
-    "best_bn_params": (list, type(None)), "optim_configs": dict, "rng_state": dict,
-    "numpy_global_state": dict, "model_params": dict, "model_bn_params": (list, type(None)),
-}
-
-
-def _read_checkpoint(path):
-    """The state stored in a checkpoint file, arrays in place; CheckpointError if it is none."""
-    with open(path, "rb") as f:
-        head = f.read(2)
-    if head[:1] == b"\x80":
-        raise CheckpointError(
-            f"{path} is a pickle (as checkpoints of earlier versions of this solver were), "
-            f"and loading a pickle can run code, so it is not read. Checkpoints are now "
-            f".npz files: train again to write one."
-        )
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not hasattr(archive, "files") or STATE_KEY not in archive.files:
-                raise CheckpointError(
-                    f"{path} is not a Solver checkpoint: it lacks the {STATE_KEY!r} record"
-                )
-            document = json.loads(str(archive[STATE_KEY]))
-            arrays = {name: archive[name] for name in archive.files if name != STATE_KEY}
-    except CheckpointError:
-        raise
-    except (ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
-        raise CheckpointError(f"{path} is not a readable Solver checkpoint: {error}") from error
-    if not isinstance(document, dict) or document.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is not a Solver checkpoint (no {CHECKPOINT_FORMAT!r} record)")
-    if document.get("version") != CHECKPOINT_VERSION:
-        raise CheckpointError(
-            f"{path} is a version {document.get('version')!r} checkpoint; this solver reads "
-            f"version {CHECKPOINT_VERSION}"
-        )
-    for field, kind in _CHECKPOINT_FIELDS.items():
-        if field not in document:
-            raise CheckpointError(f"{path}: the checkpoint lacks {field!r}")
-        if not isinstance(document[field], kind) or isinstance(document[field], bool):
-            raise CheckpointError(
-                f"{path}: the checkpoint's {field!r} is a {type(document[field]).__name__}"
-            )
-    return _from_document(document, arrays, path)
-
-
-def _private_temporary(final_path):
-    """A new, uniquely named temporary file next to final_path, with normal permissions."""
-    directory, name = os.path.split(os.path.abspath(final_path))
-    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-    # mkstemp makes the file private; give it the permissions any new file would get.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary, 0o666 & ~umask)
-    return handle, temporary
 
 
 class Solver:
@@ -195,22 +66,22 @@ class Solver:
     optimizer state, histories, best parameters, the minibatch sampler's random
     state, NumPy's global random state and the iteration counter) is written after
     every evaluation to "{checkpoint_name}_epoch_{epoch}.npz". A checkpoint is data
-    only (NumPy arrays and a JSON record, read with allow_pickle=False), so loading
-    one never runs code from it. Each file is written to a uniquely named temporary
-    file first and then renamed into place, so a crash mid-write never leaves a
-    truncated checkpoint under the final name, and two runs with one checkpoint_name
-    never write into each other's file. ``Solver.load_checkpoint(path, model, data)``
-    loads such a file into a model of the same architecture and returns a solver
-    whose train() continues exactly where the saved run stopped (pass num_epochs=...
-    to train for longer than originally planned). Loading a checkpoint also restores
-    NumPy's global random state (np.random), since layers such as dropout without a
-    seed draw from it.
+    only, so loading one never runs code from it, and is written atomically, so a
+    crash mid-write never leaves a truncated one (cs231n/checkpoint.py has the
+    format). ``Solver.load_checkpoint(path, model, data)`` loads such a file into a
+    model of the same architecture and returns a solver whose train() continues
+    exactly where the saved run stopped (pass num_epochs=... to train for longer
+    than originally planned). Loading a checkpoint also restores NumPy's global
+    random state (np.random), since layers such as dropout without a seed draw from it.
 
     Training stops early, with a RuntimeWarning naming the iteration, when the loss,
     the gradient of a parameter or the updated value of a parameter becomes NaN or
     infinite; the model then keeps the best parameters seen so far (or, before any
     evaluation, the last finite parameters). Only finite parameters can become the
-    best ones.
+    best ones. The step that diverged writes nothing into the model, even with an
+    update rule that changes w in place (as sgd does), nor into optim_configs; only
+    arrays that a rule changes in place inside its config (the rules of
+    cs231n/optim.py replace theirs instead) keep that step's values.
     """
 
     def __init__(self, model, data, **kwargs):
@@ -259,84 +130,17 @@ class Solver:
 
         if kwargs:
             raise ValueError(f"Unrecognized arguments: {', '.join(sorted(kwargs))}")
-        self._check_arguments()
-        self.update_rule_name = self._resolve_update_rule()
+        check_solver_arguments(self)
+        self.update_rule, self.update_rule_name = resolve_update_rule(self.update_rule,
+                                                                      self.optim_config)
         if self.checkpoint_name is not None:
             # Fail now rather than at the first checkpoint, mid-training.
             try:
-                _to_document(self.optim_config, {}, "optim_config")
+                checkpoint.check_encodable(self.optim_config, "optim_config")
             except TypeError as error:
                 raise ValueError(f"checkpoint_name is set but {error}") from None
 
         self._reset()
-
-    def _check_arguments(self):
-        """Raise ValueError naming the first argument that cannot work."""
-        if len(self.X_train) != len(self.y_train) or len(self.X_val) != len(self.y_val):
-            raise ValueError(
-                f"data sizes disagree: X_train {len(self.X_train)} vs y_train "
-                f"{len(self.y_train)}, X_val {len(self.X_val)} vs y_val {len(self.y_val)}"
-            )
-        for split in ("train", "val"):
-            if len(getattr(self, f"X_{split}")) == 0:
-                raise ValueError(
-                    f"data['X_{split}'] is empty: the solver needs at least one "
-                    f"{'training' if split == 'train' else 'validation'} example"
-                )
-        for name in ("batch_size", "num_epochs", "print_every"):
-            if not _is_count(getattr(self, name)):
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        for name in ("num_train_samples", "num_val_samples"):
-            value = getattr(self, name)
-            if value is not None and not _is_count(value):
-                raise ValueError(f"{name} must be None or a positive integer, got {value!r}")
-        if not isinstance(self.optim_config, dict):
-            raise ValueError(f"optim_config must be a dict, got {self.optim_config!r}")
-        if (isinstance(self.lr_decay, bool) or not isinstance(self.lr_decay, numbers.Real)
-                or not np.isfinite(self.lr_decay) or self.lr_decay <= 0):
-            raise ValueError(f"lr_decay must be a positive number, got {self.lr_decay!r}")
-
-    def _resolve_update_rule(self):
-        """Turn a rule name into its function and check optim_config against it.
-
-        Returns the name the rule is known by: its name in cs231n/optim.py, or the
-        module and qualified name of a custom callable.
-        """
-        rules = update_rules()
-        if isinstance(self.update_rule, str):
-            name = self.update_rule
-            if name not in rules:
-                raise ValueError(
-                    f'Invalid update_rule "{name}": cs231n/optim.py has {", ".join(sorted(rules))}'
-                )
-            self.update_rule = rules[name]
-            self._check_optim_config(name)
-            return name
-        if not callable(self.update_rule):
-            raise ValueError(f"update_rule must be a name or a callable, got {self.update_rule!r}")
-        module = getattr(self.update_rule, "__module__", None)
-        qualified = getattr(self.update_rule, "__qualname__", repr(self.update_rule))
-        if rules.get(getattr(self.update_rule, "__name__", None)) is self.update_rule:
-            return self.update_rule.__name__
-        return f"{module}.{qualified}" if module else qualified
-
-    def _check_optim_config(self, rule_name):
-        """Refuse optim_config keys the named rule never reads (a misspelled key would
-        otherwise be silently ignored and its default used)."""
-        used = {}
-        # A starter release's rule fills in its defaults before its placeholder raises.
-        with contextlib.suppress(NotImplementedError):
-            self.update_rule(np.zeros(1), np.zeros(1), used)
-        unknown = sorted(set(self.optim_config) - set(used))
-        if unknown:
-            hints = []
-            for key in unknown:
-                close = difflib.get_close_matches(key, used, n=1)
-                hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-            raise ValueError(
-                f"optim_config has key(s) that update rule {rule_name} does not use: "
-                f"{', '.join(hints)}; it uses {', '.join(sorted(used))}"
-            )
 
     def _reset(self):
         """Set up the bookkeeping variables for a fresh optimization run."""
@@ -357,8 +161,8 @@ class Solver:
         """Make one gradient update on a random minibatch.
 
         Returns None after a normal update, or a description of what became
-        non-finite (the loss, a gradient, an updated parameter); then no parameter is
-        changed, so that a diverging step does not write NaNs into the model.
+        non-finite (the loss, a gradient, an updated parameter); then no parameter or
+        config is replaced, so that a diverging step does not write NaNs into the model.
         """
         num_train = self.X_train.shape[0]
         batch_mask = self.rng.choice(num_train, self.batch_size)
@@ -375,7 +179,11 @@ class Solver:
 
         updates = {}
         for name, w in self.model.params.items():
-            next_w, next_config = self.update_rule(w, grads[name], self.optim_configs[name])
+            # Copies, because a rule may update in place (sgd does: w -= ...), and a step
+            # found non-finite below must leave w and the stored config as they were.
+            # The arrays in the config are not copied: every step would pay for it, and
+            # the rules of cs231n/optim.py replace those arrays instead of changing them.
+            next_w, next_config = self.update_rule(w.copy(), grads[name], dict(self.optim_configs[name]))
             if not _all_finite(next_w):
                 return f"the update of {name} made it non-finite"
             updates[name] = next_w, next_config
@@ -385,59 +193,30 @@ class Solver:
         return None
 
     def _checkpoint_state(self):
-        """Everything needed to continue training exactly, as a JSON-ready document
-        and the arrays it refers to."""
-        state = {
-            "format": CHECKPOINT_FORMAT,
-            "version": CHECKPOINT_VERSION,
+        """Everything needed to continue training exactly, as a dict for
+        checkpoint.write_checkpoint."""
+        state = {name: getattr(self, name) for name in _SAVED_OPTIONS + _SAVED_PROGRESS}
+        state.update(
             # A named rule is stored by name; a custom callable is code, which a
             # checkpoint does not hold: load_checkpoint asks for it again.
-            "update_rule": self.update_rule_name if self.update_rule_name in update_rules() else None,
-            "update_rule_name": self.update_rule_name,
-            "lr_decay": self.lr_decay,
-            "optim_config": self.optim_config,
-            "batch_size": self.batch_size,
-            "num_epochs": self.num_epochs,
-            "num_train_samples": self.num_train_samples,
-            "num_val_samples": self.num_val_samples,
-            "epoch": self.epoch,
-            "iteration": self.iteration,
-            "loss_history": self.loss_history,
-            "train_acc_history": self.train_acc_history,
-            "val_acc_history": self.val_acc_history,
-            "best_val_acc": self.best_val_acc,
-            "best_params": self.best_params,
-            "best_bn_params": self.best_bn_params,
-            "optim_configs": self.optim_configs,
-            "rng_state": self.rng.get_state(legacy=False),
+            update_rule=self.update_rule_name if self.update_rule_name in update_rules() else None,
+            update_rule_name=self.update_rule_name,
+            rng_state=self.rng.get_state(legacy=False),
             # Dropout without a seed draws its masks from the global generator.
-            "numpy_global_state": np.random.get_state(legacy=False),
-            "model_params": self.model.params,
-            "model_bn_params": getattr(self.model, "bn_params", None),
-        }
-        arrays = {}
-        document = _to_document(state, arrays, "the training state")
-        return document, arrays
+            numpy_global_state=np.random.get_state(legacy=False),
+            model_params=self.model.params,
+            model_bn_params=getattr(self.model, "bn_params", None),
+        )
+        return state
 
     def _save_checkpoint(self):
         """Write the training state to disk atomically; returns the path or None."""
         if self.checkpoint_name is None:
             return None
-        filename = f"{self.checkpoint_name}_epoch_{self.epoch}{CHECKPOINT_SUFFIX}"
+        filename = f"{self.checkpoint_name}_epoch_{self.epoch}{checkpoint.SUFFIX}"
         if self.verbose:
             tqdm.write(f'Saving checkpoint to "{filename}"')
-        document, arrays = self._checkpoint_state()
-        handle, temp_path = _private_temporary(filename)
-        try:
-            with os.fdopen(handle, "wb") as f:
-                np.savez(f, **{STATE_KEY: np.array(json.dumps(document))}, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temp_path, filename)
-        except BaseException:
-            if os.path.exists(temp_path):
-                os.remove(temp_path)
-            raise
+        checkpoint.write_checkpoint(filename, self._checkpoint_state())
         return filename
 
     @classmethod
@@ -460,7 +239,7 @@ class Solver:
         that is not such a checkpoint (a pickle from an earlier version, anything
         else) raises CheckpointError naming it; nothing in it is run.
         """
-        state = _read_checkpoint(path)
+        state = checkpoint.read_checkpoint(path)
         if state["update_rule"] is None and "update_rule" not in kwargs:
             raise CheckpointError(
                 f"{path} was trained with the custom update rule {state['update_rule_name']}, "
@@ -468,21 +247,10 @@ class Solver:
                 f"load_checkpoint(path, model, data, update_rule=...)"
             )
         cls._check_model_fits(path, model, state)
-        options = {
-            "update_rule": state["update_rule"],
-            "optim_config": state["optim_config"],
-            "lr_decay": state["lr_decay"],
-            "batch_size": state["batch_size"],
-            "num_epochs": state["num_epochs"],
-            "num_train_samples": state["num_train_samples"],
-            "num_val_samples": state["num_val_samples"],
-        }
+        options = {name: state[name] for name in ("update_rule",) + _SAVED_OPTIONS}
         options.update(kwargs)
         solver = cls(model, data, **options)
-        for name in (
-            "epoch", "iteration", "loss_history", "train_acc_history", "val_acc_history",
-            "best_val_acc", "best_params", "best_bn_params", "optim_configs",
-        ):
+        for name in _SAVED_PROGRESS:
             setattr(solver, name, state[name])
         try:
             solver.rng.set_state(state["rng_state"])

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from cs231n.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
+from cs231n.gradient_check import model_gradient_errors, numerical_gradients, rel_error
 from cs231n.layers import (
     batchnorm_backward,
     batchnorm_backward_alt,
@@ -25,20 +25,13 @@ def random_problem(shape, seed=231):
     return x, gamma, beta, dout
 
 
-def numerical_grads(forward, x, gamma, beta, param, dout):
-    """Numerical gradients of sum(forward(...) * dout) with respect to x, gamma and beta."""
-    dx = eval_numerical_gradient_array(lambda v: forward(v, gamma, beta, param)[0], x, dout)
-    dgamma = eval_numerical_gradient_array(lambda v: forward(x, v, beta, param)[0], gamma.copy(), dout)
-    dbeta = eval_numerical_gradient_array(lambda v: forward(x, gamma, v, param)[0], beta.copy(), dout)
-    return dx, dgamma, dbeta
-
-
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("backward", [batchnorm_backward, batchnorm_backward_alt])
 def test_batchnorm_gradients(shape, backward):
     x, gamma, beta, dout = random_problem(shape)
     bn_param = {"mode": "train"}
-    expected = numerical_grads(batchnorm_forward, x, gamma, beta, bn_param, dout)
+    expected = numerical_gradients(lambda *inputs: batchnorm_forward(*inputs, bn_param)[0],
+                                   [x, gamma, beta], dout)
     _, cache = batchnorm_forward(x, gamma, beta, bn_param)
     for name, analytic, numeric in zip(("dx", "dgamma", "dbeta"), backward(dout, cache), expected):
         assert rel_error(numeric, analytic) < 1e-7, name
@@ -131,7 +124,8 @@ def test_batchnorm_rejects_bad_input(x_shape, gamma_shape, mode):
 @pytest.mark.parametrize("shape", SHAPES)
 def test_layernorm_gradients(shape):
     x, gamma, beta, dout = random_problem(shape, seed=11)
-    expected = numerical_grads(layernorm_forward, x, gamma, beta, {}, dout)
+    expected = numerical_gradients(lambda *inputs: layernorm_forward(*inputs, {})[0],
+                                   [x, gamma, beta], dout)
     _, cache = layernorm_forward(x, gamma, beta, {})
     for name, analytic, numeric in zip(("dx", "dgamma", "dbeta"), layernorm_backward(dout, cache), expected):
         assert rel_error(numeric, analytic) < 1e-7, name
@@ -173,6 +167,5 @@ def test_fully_connected_net_with_normalization_gradients(normalization, reg):
     assert np.isfinite(loss)
     assert {"gamma1", "beta1", "gamma2", "beta2"} <= set(grads)
     assert "gamma3" not in model.params
-    for name in sorted(grads):
-        numeric = eval_numerical_gradient(lambda _: model.loss(X, y)[0], model.params[name], verbose=False, h=1e-5)
-        assert rel_error(numeric, grads[name]) < 1e-3, name
+    for name, error in model_gradient_errors(model, X, y).items():
+        assert error < 1e-3, name

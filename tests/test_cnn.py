@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from cs231n.classifiers.cnn import ThreeLayerConvNet
-from cs231n.gradient_check import eval_numerical_gradient, rel_error
+from cs231n.gradient_check import model_gradient_errors
 from cs231n.solver import Solver
 
 
@@ -40,11 +40,8 @@ def test_gradient_check(reg):
     y = rng.integers(10, size=2)
     model = ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=3, filter_size=3, hidden_dim=7,
                               weight_scale=0.5, reg=reg, dtype=np.float64)
-    loss, grads = model.loss(X, y)
-    for name in sorted(grads):
-        numeric = eval_numerical_gradient(lambda _: model.loss(X, y)[0], model.params[name],
-                                          verbose=False, h=1e-6)
-        assert rel_error(numeric, grads[name]) < 1e-5, name
+    for name, error in model_gradient_errors(model, X, y, h=1e-6).items():
+        assert error < 1e-5, name
 
 
 def test_overfits_a_tiny_dataset():

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from cs231n.gradient_check import eval_numerical_gradient_array, rel_error
+from cs231n.gradient_check import numerical_gradients, rel_error
 from cs231n.layer_utils import (
     conv_bn_relu_backward,
     conv_bn_relu_forward,
@@ -21,18 +21,6 @@ from cs231n.shapes import sliding_output_shape
 from cs231n.fast_layers import conv_forward_fast, max_pool_forward_fast
 
 POOL_2X2 = {"pool_height": 2, "pool_width": 2, "stride": 2}
-
-
-def numerical_gradients(forward, inputs, dout):
-    """Numerical gradient of sum(forward(*inputs) * dout) for every input array."""
-    grads = []
-    for position in range(len(inputs)):
-        def f(value, position=position):
-            args = list(inputs)
-            args[position] = value
-            return forward(*args)
-        grads.append(eval_numerical_gradient_array(f, inputs[position].copy(), dout))
-    return grads
 
 
 def test_conv_forward_naive_matches_reference_values():
@@ -103,8 +91,7 @@ def test_max_pool_backward_naive_gradient_check(pool_param, x_shape):
     x = rng.standard_normal(x_shape)
     out, cache = max_pool_forward_naive(x, pool_param)
     dout = rng.standard_normal(out.shape)
-    dx_num = eval_numerical_gradient_array(
-        lambda v: max_pool_forward_naive(v, pool_param)[0], x, dout)
+    dx_num, = numerical_gradients(lambda v: max_pool_forward_naive(v, pool_param)[0], [x], dout)
     dx = max_pool_backward_naive(dout, cache)
     assert rel_error(dx, dx_num) < 1e-10
 

@@ -3,17 +3,7 @@ import numpy as np
 import pytest
 
 from cs231n.classifiers.fc_net import FullyConnectedNet, TwoLayerNet
-from cs231n.gradient_check import eval_numerical_gradient, rel_error
-
-
-def numeric_gradient_errors(model, X, y):
-    """Relative error between analytic and numeric gradients, per parameter."""
-    _, grads = model.loss(X, y)
-    errors = {}
-    for name in sorted(grads):
-        grad_num = eval_numerical_gradient(lambda _: model.loss(X, y)[0], model.params[name], verbose=False, h=1e-5)
-        errors[name] = rel_error(grad_num, grads[name])
-    return errors
+from cs231n.gradient_check import model_gradient_errors
 
 
 @pytest.mark.parametrize("hidden_dims", [[7], [10, 6], [8, 6, 5], [6, 5, 7, 4]])
@@ -25,7 +15,7 @@ def test_fully_connected_net_gradients(hidden_dims, reg):
     y = np.random.randint(C, size=N)
     model = FullyConnectedNet(hidden_dims, input_dim=D, num_classes=C, reg=reg, weight_scale=5e-1, dtype=np.float64)
 
-    errors = numeric_gradient_errors(model, X, y)
+    errors = model_gradient_errors(model, X, y)
 
     expected_names = {f"{kind}{layer}" for kind in "Wb" for layer in range(1, len(hidden_dims) + 2)}
     assert set(errors) == expected_names
@@ -160,5 +150,5 @@ def test_two_layer_net_matches_reference_scores_and_losses():
 def test_two_layer_net_gradients(reg):
     model, X, y = two_layer_net_with_seed_parameters()
     model.reg = reg
-    errors = numeric_gradient_errors(model, X, y)
+    errors = model_gradient_errors(model, X, y)
     assert max(errors.values()) < 1e-6, errors

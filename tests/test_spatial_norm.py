@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from cs231n.gradient_check import eval_numerical_gradient_array, rel_error
+from cs231n.gradient_check import numerical_gradients, rel_error
 from cs231n.layers import (
     batchnorm_forward,
     layernorm_forward,
@@ -22,9 +22,8 @@ def feature_maps(shape, seed=231):
 
 def check_gradients(forward, backward, x, gamma, beta, dout):
     """Assert that backward matches numerical gradients for x, gamma and beta."""
-    dx_num = eval_numerical_gradient_array(lambda v: forward(v, gamma, beta)[0], x, dout)
-    dgamma_num = eval_numerical_gradient_array(lambda v: forward(x, v, beta)[0], gamma.copy(), dout)
-    dbeta_num = eval_numerical_gradient_array(lambda v: forward(x, gamma, v)[0], beta.copy(), dout)
+    dx_num, dgamma_num, dbeta_num = numerical_gradients(
+        lambda *inputs: forward(*inputs)[0], [x, gamma, beta], dout)
     _, cache = forward(x, gamma, beta)
     dx, dgamma, dbeta = backward(dout, cache)
     assert dgamma.shape == gamma.shape and dbeta.shape == beta.shape

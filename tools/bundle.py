@@ -1,8 +1,10 @@
 """Conventions of the bundle that several tools share: the release generator, the
-submission collector, the notebook runner and the autograder all import them from here.
+submission collector, the notebook runner, the notebook loader of the tests and the
+autograder all import them from here, and nothing else defines them.
 """
 import fnmatch
 import re
+from pathlib import PurePosixPath
 
 # ---------------------------------------------------------------------------- notebooks
 
@@ -29,6 +31,26 @@ SMOKE_PARAMETER = "SMOKE"
 INJECTED_PARAMETERS_TAG = "injected-parameters"
 PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
 
+
+def smoke_parameters(smoke=True):
+    """The parameters papermill injects for a smoke run (none for a full run)."""
+    return {SMOKE_PARAMETER: True} if smoke else {}
+
+
+def cell_source(cell):
+    """A notebook cell's source as one string (nbformat stores a string or a list of lines)."""
+    source = cell.get("source", "")
+    return source if isinstance(source, str) else "".join(source)
+
+
+def blank_magics(source):
+    """``source`` with its IPython magic and shell lines (``%...``, ``!...``) blanked.
+
+    What is left parses as Python, with every line number unchanged.
+    """
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                     for line in source.split("\n"))
+
 # ---------------------------------------------------------------------------- student files
 
 # The files a student edits and submits. The autograder takes exactly these from a
@@ -40,6 +62,25 @@ STUDENT_FILES = (
     "cs231n/optim.py",
     "cs231n/solver.py",
 )
+
+# ---------------------------------------------------------------------------- the release
+
+# What a starter release leaves out, relative to the bundle root: the staff folder (the
+# release generator, the autograder and every tool and test of the staff), CI and the
+# benchmarks. Everything else ships, with its solution-only material removed.
+STAFF_FOLDER = "staff"
+NOT_RELEASED = (
+    STAFF_FOLDER, ".ci", "benchmarks",
+    # Aliases of the staff commands that lived in tools/ until 2026.1; removed next cycle.
+    "tools/make_release.py", "tools/autograde.py",
+)
+
+
+def is_released(relative_path):
+    """False for a path (relative to the bundle root) that a starter release leaves out."""
+    posix = PurePosixPath(PurePosixPath(relative_path).as_posix())
+    return not any(posix == PurePosixPath(item) or PurePosixPath(item) in posix.parents
+                   for item in NOT_RELEASED)
 
 # ---------------------------------------------------------------------------- markers
 
@@ -124,10 +165,8 @@ def is_answer_cell(cell):
     """True for an inline-answer cell: a markdown cell tagged ANSWER_TAG or starting with the prompt."""
     if cell.get("cell_type") != "markdown":
         return False
-    source = cell.get("source", "")
-    source = source if isinstance(source, str) else "".join(source)
     tags = cell.get("metadata", {}).get("tags", [])
-    return ANSWER_TAG in tags or source.lstrip().startswith(ANSWER_PROMPT)
+    return ANSWER_TAG in tags or cell_source(cell).lstrip().startswith(ANSWER_PROMPT)
 
 
 def answer_is_filled(source):
@@ -140,7 +179,7 @@ def answer_is_filled(source):
 
 # Names (of files or folders, at any depth) that are never part of a bundle: environments,
 # build products, caches, version control, datasets and downloads, submission products.
-# .gitignore mirrors this list; tests/test_bundle_conventions.py checks that it does.
+# .gitignore mirrors this list; staff/tests/test_release.py checks that it does.
 EXCLUDED_NAMES = (
     ".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
     ".ipynb_checkpoints", "*.so", "*.pyd", "*.py[cod]",
@@ -157,3 +196,4 @@ def is_excluded(relative_path):
         return True
     return any(fnmatch.fnmatch(part, pattern)
                for part in relative_path.parts for pattern in EXCLUDED_NAMES)
+

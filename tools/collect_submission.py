@@ -32,9 +32,9 @@ from pathlib import Path, PurePosixPath
 
 from .bundle import (
     CORE_NOTEBOOKS, FRAMEWORK_NOTEBOOKS, INJECTED_PARAMETERS_TAG, NOTEBOOKS, SMOKE_PARAMETER,
-    STUDENT_FILES, answer_is_filled, is_answer_cell, is_excluded,
+    STUDENT_FILES, answer_is_filled, cell_source, is_answer_cell, is_excluded,
 )
-from .submission_pdf import render_markdown_math, write_pdf  # noqa: F401 (re-exported for tests)
+from .submission_pdf import PDF_MODULES, render_markdown_math, write_pdf  # noqa: F401 (re-exported for tests)
 
 ZIP_NAME = "a2_code_submission.zip"
 PDF_NAME = "a2_inline_submission.pdf"
@@ -53,7 +53,7 @@ class SubmissionError(Exception):
 def check_toolchain():
     """Raise SubmissionError naming whatever the PDF toolchain lacks, with the fix."""
     problems = []
-    for module in ("nbformat", "nbconvert", "ziamath", "weasyprint"):
+    for module in PDF_MODULES:
         try:
             __import__(module)
         except ImportError:
@@ -135,13 +135,8 @@ def symlink_problems(root):
     ]
 
 
-def _cell_source(cell):
-    source = cell.get("source", "")
-    return source if isinstance(source, str) else "".join(source)
-
-
 def _cell_label(index, cell):
-    first_line = next((line.strip() for line in _cell_source(cell).splitlines() if line.strip()), "")
+    first_line = next((line.strip() for line in cell_source(cell).splitlines() if line.strip()), "")
     if len(first_line) > 50:
         first_line = first_line[:47] + "..."
     return f"cell {index} ({first_line!r})" if first_line else f"cell {index}"
@@ -187,7 +182,7 @@ def is_smoke_parameters_cell(cell):
     """True for a cell papermill injected that turns the notebook's smoke mode on."""
     tags = cell.get("metadata", {}).get("tags", [])
     return (cell.get("cell_type") == "code" and INJECTED_PARAMETERS_TAG in tags
-            and _SMOKE_ON.search(_cell_source(cell)) is not None)
+            and _SMOKE_ON.search(cell_source(cell)) is not None)
 
 
 def notebook_problems(path, notebook=None):
@@ -212,7 +207,7 @@ def notebook_problems(path, notebook=None):
     code_cells = [
         (index, cell)
         for index, cell in enumerate(notebook.cells, start=1)
-        if cell.cell_type == "code" and _cell_source(cell).strip()
+        if cell.cell_type == "code" and cell_source(cell).strip()
     ]
     if code_cells and all(cell.get("execution_count") is None for _, cell in code_cells):
         problems.append(f"{path.name}: has not been executed (no code cell has run)")
@@ -242,7 +237,7 @@ def notebook_problems(path, notebook=None):
                 f"{path.name}, cell {index}: was run in smoke mode (a cell tagged "
                 f"{INJECTED_PARAMETERS_TAG} sets {SMOKE_PARAMETER} = True); run it again in full"
             )
-        if is_answer_cell(cell) and not answer_is_filled(_cell_source(cell)):
+        if is_answer_cell(cell) and not answer_is_filled(cell_source(cell)):
             problems.append(f"{path.name}, cell {index}: inline question answer is empty")
     return problems
 
@@ -366,11 +361,7 @@ def main(argv=None):
     try:
         check_toolchain()
         collect(args.root, force=args.force)
-    except SubmissionError as error:
-        print(f"ERROR: {error}", file=sys.stderr)
-        print("Nothing was written.", file=sys.stderr)
-        return 1
-    except OSError as error:
+    except (SubmissionError, OSError) as error:
         print(f"ERROR: {error}", file=sys.stderr)
         print("Nothing was written.", file=sys.stderr)
         return 1

@@ -20,7 +20,7 @@ import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from .bundle import INJECTED_PARAMETERS_TAG, NOTEBOOKS
+from .bundle import INJECTED_PARAMETERS_TAG, NOTEBOOKS, smoke_parameters
 
 BUNDLE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,7 +74,7 @@ def missing_requirement(path):
 
 def run_notebook(path, output, smoke, cell_timeout):
     """Execute one notebook; returns None on success or a description of the failure."""
-    parameters = {"SMOKE": True} if smoke else {}
+    parameters = smoke_parameters(smoke)
     try:
         papermill.execute_notebook(
             without_injected_parameters(path), str(output), parameters=parameters,

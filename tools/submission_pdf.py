@@ -19,6 +19,9 @@ import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+# The modules this PDF is made with; the collector checks them before it starts.
+PDF_MODULES = ("nbformat", "nbconvert", "ziamath", "weasyprint")
+
 MATH_FONT_SIZE = 15  # px, matches the body text of the PDF
 
 # Per output of a code cell. Ten pages of 8 pt text is far more than any answer needs.

@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..layer_utils import *
+from ..layer_utils import NORMALIZATIONS
 from ..layers import *
 
 

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 import cs231n
 from cs231n import fast_layers
@@ -45,15 +46,15 @@ POOL_GEOMETRIES = [
 
 
 @pytest.fixture(params=["compiled", "numpy"])
-def kernels(request, monkeypatch):
+def kernels(request):
     """Runs a test with the compiled kernels and again with the NumPy fallback."""
     if request.param == "compiled":
-        if fast_layers._kernels is None:
+        if not fast_layers.compiled_kernels_available():
             pytest.skip("the Cython extension is not built")
+        yield request.param
     else:
-        monkeypatch.setattr(fast_layers, "_kernels", None)
-        monkeypatch.setattr(fast_layers, "_fallback_announced", True)
-    return request.param
+        with fast_layers.numpy_fallback():
+            yield request.param
 
 
 @pytest.mark.parametrize("x_shape, w_shape, stride, pad", CONV_GEOMETRIES)
@@ -171,17 +172,81 @@ def test_float32_stays_float32(kernels):
     x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
     w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
     b = rng.standard_normal(4).astype(np.float32)
-    out, cache = fast_layers.conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
+    conv_param = {"stride": 1, "pad": 1}
+    out, cache = fast_layers.conv_forward_fast(x, w, b, conv_param)
     assert out.dtype == np.float32
-    grads = fast_layers.conv_backward_fast(np.ones_like(out), cache)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    grads = fast_layers.conv_backward_fast(dout, cache)
     assert all(grad.dtype == np.float32 for grad in grads)
-    expected, _ = conv_forward_naive(x.astype(np.float64), w.astype(np.float64),
-                                     b.astype(np.float64), {"stride": 1, "pad": 1})
-    assert rel_error(out, expected) < 1e-5
+    # The float32 inputs are exact in float64, so the float64 naive layer is the exact
+    # result up to about 1e-16. A float32 sum of n terms, in any order and with or
+    # without fused multiply-adds, is off by at most (n - 1) u (1 + O(n u)) times the
+    # sum of the terms' absolute values, u = eps / 2 the unit roundoff; eps * n bounds
+    # that with room to spare. Each output sums n = C * HH * WW = 27 products and the
+    # bias (28 terms), each dx entry at most F * HH * WW = 36 products, each dw entry
+    # N * H' * W' = 72 and each db entry 72 terms. The sums of absolute values are the
+    # same layers applied to absolute values: for the output, 28 * 1.19e-7 = 3.3e-6 of
+    # a sum that is about 28 * 0.64 = 18 for standard normal data, some 6e-5 at most.
+    x64, w64, b64, dout64 = (a.astype(np.float64) for a in (x, w, b, dout))
+    expected, expected_cache = conv_forward_naive(x64, w64, b64, conv_param)
+    magnitude, magnitude_cache = conv_forward_naive(np.abs(x64), np.abs(w64), np.abs(b64),
+                                                    conv_param)
+    eps = np.finfo(np.float32).eps
+    num_filters, channels, field_height, field_width = w.shape
+    terms = {"out": channels * field_height * field_width + 1,
+             "dx": num_filters * field_height * field_width,
+             "dw": x.shape[0] * out.shape[2] * out.shape[3],
+             "db": x.shape[0] * out.shape[2] * out.shape[3]}
+    assert np.all(np.abs(out - expected) <= eps * terms["out"] * magnitude)
+    exact_grads = conv_backward_naive(dout64, expected_cache)
+    grad_magnitudes = conv_backward_naive(np.abs(dout64), magnitude_cache)
+    for name, grad, exact, grad_magnitude in zip(("dx", "dw", "db"), grads, exact_grads,
+                                                 grad_magnitudes):
+        assert np.all(np.abs(grad - exact) <= eps * terms[name] * grad_magnitude), name
     pooled, pool_cache = fast_layers.max_pool_forward_fast(
         out, {"pool_height": 2, "pool_width": 2, "stride": 2})
     assert pooled.dtype == np.float32
     assert fast_layers.max_pool_backward_fast(np.ones_like(pooled), pool_cache).dtype == np.float32
+
+
+def _all_fast_layer_results(rng):
+    """Outputs and gradients of every compiled kernel's layer, in float64."""
+    x = rng.standard_normal((7, 5, 13, 11))
+    w, b = rng.standard_normal((6, 5, 3, 3)), rng.standard_normal(6)
+    results = []
+    # Stride 2 with 3x3 windows overlaps them, so col2im adds several columns per pixel.
+    for conv_param in ({"stride": 1, "pad": 1}, {"stride": 2, "pad": 2}):
+        out, cache = fast_layers.conv_forward_fast(x, w, b, conv_param)
+        results += [out, *fast_layers.conv_backward_fast(rng.standard_normal(out.shape), cache)]
+    # 2x2 windows tile the 12x10 part of the planes; overlapping 3x3 windows at stride 2
+    # tile all 13x11 and can share a winner in the backward pass.
+    for pooled_x, pool_param in ((x[:, :, 1:, 1:], {"pool_height": 2, "pool_width": 2, "stride": 2}),
+                                 (x, {"pool_height": 3, "pool_width": 3, "stride": 2})):
+        for forward, backward in ((fast_layers.max_pool_forward_fast,
+                                   fast_layers.max_pool_backward_fast),
+                                  (fast_layers.relu_max_pool_forward_fast,
+                                   fast_layers.relu_max_pool_backward_fast)):
+            out, cache = forward(pooled_x, pool_param)
+            results += [out, backward(rng.standard_normal(out.shape), cache)]
+    return results
+
+
+def test_results_do_not_depend_on_the_thread_count():
+    # The kernels split planes over threads, each plane summed by one thread in a fixed
+    # order, and the chunks of samples do not depend on the thread count: the results
+    # must agree bit for bit, not just to rounding.
+    if not fast_layers.compiled_kernels_available():
+        pytest.skip("the Cython extension is not built")
+    results = {}
+    for threads in (1, 2, 4):
+        with threadpool_limits(threads):
+            # One setting governs both NumPy's BLAS and the compiled kernels.
+            assert fast_layers._kernel_threads() == threads
+            results[threads] = _all_fast_layer_results(np.random.default_rng(8))
+    for threads in (2, 4):
+        for single, threaded in zip(results[1], results[threads]):
+            assert single.dtype == threaded.dtype == np.float64
+            assert np.array_equal(single, threaded), f"differs at {threads} threads"
 
 
 def test_non_contiguous_inputs(kernels):
@@ -201,7 +266,7 @@ def test_import_without_extension_falls_back_with_one_warning(monkeypatch):
     monkeypatch.setitem(sys.modules, "cs231n.im2col_cython", None)
     try:
         reloaded = importlib.reload(fast_layers)
-        assert reloaded._kernels is None
+        assert not reloaded.compiled_kernels_available()
         x = np.random.default_rng(2).standard_normal((2, 2, 6, 6))
         w, b = np.ones((3, 2, 3, 3)), np.zeros(3)
         with pytest.warns(RuntimeWarning, match="build_ext"):

@@ -15,13 +15,12 @@ import pytest
 
 from cs231n.data_utils import load_CIFAR10
 from cs231n.datasets import download as dl
-from conftest import write_cifar_folder
 
-BUNDLE_ROOT = Path(__file__).resolve().parents[1]
+BUNDLE_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def archive(tmp_path):
+def archive(tmp_path, write_cifar_folder):
     """A small cifar-10-python.tar.gz with the real layout, and its size and MD5."""
     source = write_cifar_folder(tmp_path / "source" / "cifar-10-batches-py", train_per_batch=4, num_test=3)
     path = tmp_path / "served" / dl.ARCHIVE_NAME
@@ -208,7 +207,7 @@ def test_unwritable_destination_is_one_clear_error(tmp_path, capsys, monkeypatch
     assert "Traceback" not in error
 
 
-def test_second_run_waits_for_the_first_and_then_finds_the_data(tmp_path, archive):
+def test_second_run_waits_for_the_first_and_then_finds_the_data(tmp_path, archive, write_cifar_folder):
     path, _, _ = archive
     dest = tmp_path / "data" / "cifar-10-batches-py"
     dest.parent.mkdir()

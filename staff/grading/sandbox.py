@@ -2,8 +2,8 @@
 
 The sandbox folder holds the grader's own copy of the package with only the student
 files taken from the submission, the notebooks the probes need, the probes and the
-worker. tools/grading/launcher.py confines the process (user, namespaces, limits) before
-tools/grading/worker.py imports any submitted code. Results come back as .npz files
+worker. staff/grading/launcher.py confines the process (user, namespaces, limits) before
+staff/grading/worker.py imports any submitted code. Results come back as .npz files
 (loaded without pickle) and JSON; an unanswered check is reported with the reason.
 """
 import ctypes
@@ -16,11 +16,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from ..bundle import STUDENT_FILES
+from tools.bundle import STUDENT_FILES, is_excluded
 
 GRADER_ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -126,9 +126,14 @@ def build_sandbox(folder, student_sources, notebooks):
     ``notebooks`` maps notebook names to bytes.
     """
     package = folder / "pkg"
-    ignore = shutil.ignore_patterns("__pycache__", "build", "cifar-10-batches-py", "*.tar.gz",
-                                    "*.partial", ".cifar-10-*")
-    shutil.copytree(GRADER_ROOT / "cs231n", package / "cs231n", ignore=ignore, symlinks=False)
+    def not_part_of_a_bundle(directory, names):
+        # What is never part of a bundle (datasets, caches, build folders) stays behind, but
+        # the compiled kernels come along: the fast layers use them when they are there.
+        return [name for name in names if is_excluded(PurePosixPath(name))
+                and not name.endswith(".so")]
+
+    shutil.copytree(GRADER_ROOT / "cs231n", package / "cs231n", ignore=not_part_of_a_bundle,
+                    symlinks=False)
     for relative in STUDENT_FILES:
         target = package / relative
         target.unlink(missing_ok=True)
@@ -139,7 +144,10 @@ def build_sandbox(folder, student_sources, notebooks):
         (package / name).write_bytes(content)
     shutil.copy2(HERE / "worker.py", package / "worker.py")
     shutil.copy2(HERE / "probes.py", package / "probes.py")
-    shutil.copy2(GRADER_ROOT / "tests" / "notebook_defs.py", package / "notebook_defs.py")
+    # The notebook loader with the conventions it reads (cell source, magic blanking).
+    (package / "tools").mkdir()
+    for name in ("__init__.py", "bundle.py", "notebook_defs.py"):
+        shutil.copy2(GRADER_ROOT / "tools" / name, package / "tools" / name)
     for path in package.rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
     folder.chmod(0o755)

@@ -43,7 +43,7 @@ class Package:
         return module
 
     def notebook(self, name, namespace):
-        import notebook_defs
+        from tools import notebook_defs
 
         if name not in self._notebooks:
             path = os.path.join(SANDBOX, name)
@@ -53,7 +53,7 @@ class Package:
         return self._notebooks[name]
 
     def notebook_models(self, name, namespace):
-        import notebook_defs
+        from tools import notebook_defs
 
         return notebook_defs.models_built_in_cells(os.path.join(SANDBOX, name), namespace)
 
@@ -123,8 +123,9 @@ def main():
             values = getattr(probes, check["probe"])(package, rng, **check["params"])
             _save(out_dir, index, values)
         except BaseException as error:  # SystemExit and KeyboardInterrupt fail one check too
+            report = {"error": _describe(error)}
             _write_atomically(os.path.join(out_dir, f"error-{index}.json"),
-                              lambda path: json.dump({"error": _describe(error)}, open(path, "w")))
+                              lambda path: json.dump(report, open(path, "w")))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from ..bundle import NOTEBOOKS, STUDENT_FILES
+from tools.bundle import NOTEBOOKS, STUDENT_FILES
 
 DEFAULT_MAX_MEMBERS = 2000
 DEFAULT_MAX_MEMBER_MIB = 32

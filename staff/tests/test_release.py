@@ -9,9 +9,9 @@ import papermill
 import pytest
 
 from tools import bundle
-from tools import make_release as release
+from staff import release
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 START, END = bundle.START_MARKER, bundle.END_MARKER
 
 # Built from the marker constants so that this file holds no marker lines of its own.
@@ -272,7 +272,7 @@ def test_real_release_notebooks_stop_at_the_first_stub(real_release, cifar_envir
         assert all(cell.source == bundle.BLANK_ANSWER for cell in answers)
         with pytest.raises(papermill.PapermillExecutionError) as raised:
             papermill.execute_notebook(
-                str(real_release / name), str(tmp_path / name), parameters={"SMOKE": True},
+                str(real_release / name), str(tmp_path / name), parameters=bundle.smoke_parameters(),
                 cwd=str(real_release), kernel_name="python3", progress_bar=False,
             )
         assert raised.value.ename == "NotImplementedError", (name, raised.value.ename, raised.value.evalue)
@@ -329,7 +329,7 @@ def test_symlinks_are_skipped_and_named(fixture_solution, tmp_path):
 ])
 def test_unreadable_sources_give_one_clear_line(fixture_solution, tmp_path, damage, message):
     damage(fixture_solution)
-    result = subprocess.run([sys.executable, "-m", "tools.make_release", str(tmp_path / "release"),
+    result = subprocess.run([sys.executable, "-m", "staff.release", str(tmp_path / "release"),
                              "--source", str(fixture_solution)], cwd=REPO_ROOT, capture_output=True, text=True)
     assert result.returncode == 1
     assert message in result.stderr and "Traceback" not in result.stderr
@@ -338,7 +338,7 @@ def test_unreadable_sources_give_one_clear_line(fixture_solution, tmp_path, dama
 def test_a_file_as_destination_gives_one_clear_line(fixture_solution, tmp_path):
     target = tmp_path / "taken"
     target.write_text("mine")
-    result = subprocess.run([sys.executable, "-m", "tools.make_release", str(target),
+    result = subprocess.run([sys.executable, "-m", "staff.release", str(target),
                              "--source", str(fixture_solution)], cwd=REPO_ROOT, capture_output=True, text=True)
     assert result.returncode == 1 and "is not a folder" in result.stderr and "Traceback" not in result.stderr
     assert target.read_text() == "mine"
@@ -397,9 +397,27 @@ def test_the_release_holds_no_solution_line(real_release):
 
 
 def test_release_leaves_out_staff_material(real_release):
-    for name in release.STAFF_ONLY:
+    for name in bundle.NOT_RELEASED:
         assert not (real_release / name).exists(), name
+    assert not any(path.name in ("release.py", "autograde.py", "rubric.py")
+                   for path in real_release.rglob("*.py"))
     assert (real_release / "tools" / "collect_submission.py").is_file()
+    assert (real_release / "tests").is_dir()
+
+
+def test_a_new_staff_file_stays_out_of_the_release(tmp_path):
+    """The rule is the folder, not a list of its files: a file added under staff/ later
+    (at any depth) is left out without anyone naming it."""
+    source = tmp_path / "bundle"
+    (source / "staff" / "newtool" / "deep").mkdir(parents=True)
+    (source / "staff" / "newtool" / "deep" / "grade_more.py").write_text("SECRET = 1\n")
+    (source / "staff" / "notes.md").write_text("staff notes\n")
+    (source / "tools").mkdir()
+    (source / "tools" / "helper.py").write_text("VALUE = 2\n")
+    release.make_release(source, tmp_path / "out")
+    shipped = sorted(path.relative_to(tmp_path / "out").as_posix()
+                     for path in (tmp_path / "out").rglob("*") if path.is_file())
+    assert shipped == ["tools/helper.py"]
 
 
 def test_task_comments_name_sections_that_exist():

@@ -3,11 +3,14 @@
 Every code cell is parsed with ast; its top-level imports, function definitions and class
 definitions are executed, in notebook order, into one namespace. Everything else (training
 runs, plots, prints) is left out. IPython magic lines (`%...`, `!...`) are blanked before
-parsing. Tests and benchmarks then exercise the notebook's own code.
+parsing. The framework tests, the benchmarks and the autograder's sandbox then exercise
+the notebook's own code.
 """
 import ast
 import json
 from pathlib import Path
+
+from tools.bundle import blank_magics, cell_source
 
 DEFINITION_NODES = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)
 
@@ -19,9 +22,7 @@ def parsed_code_cells(notebook_path):
     for cell in cells:
         if cell["cell_type"] != "code":
             continue
-        source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
-        source = "\n".join("" if line.lstrip().startswith(("%", "!")) else line
-                           for line in source.splitlines())
+        source = blank_magics(cell_source(cell))
         try:
             parsed.append((source, ast.parse(source)))
         except SyntaxError:

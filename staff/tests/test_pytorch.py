@@ -1,6 +1,6 @@
 """PyTorch.ipynb's models and training loops, and the data pipeline and helpers behind them.
 
-The models are the notebook's own: tests/notebook_defs.py executes the functions and
+The models are the notebook's own: tools/notebook_defs.py executes the functions and
 classes the notebook defines (and, for Part IV, the cells' model-building assignments).
 """
 import math
@@ -16,9 +16,9 @@ from cs231n import torch_utils
 from cs231n.torch_data import TensorLoader, channel_stats, load_cifar10_tensors, random_crop_flip
 from cs231n.torch_utils import (evaluate, pick_device, predict_scores, train_one_epoch,
                                 warmup_decay_factor, warmup_decay_schedule)
-from notebook_defs import load_definitions, models_built_in_cells
+from tools.notebook_defs import load_definitions, models_built_in_cells
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "PyTorch.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "PyTorch.ipynb"
 CPU = torch.device("cpu")
 
 
@@ -33,12 +33,9 @@ def nb():
 
 
 @pytest.fixture(scope="module")
-def partial_subset():
-    from conftest import PARTIAL_CIFAR10
-    if not (PARTIAL_CIFAR10 / "test_batch").is_file():
-        pytest.skip(f"the partial CIFAR-10 copy is not at {PARTIAL_CIFAR10}")
+def partial_subset(partial_cifar):
     with pytest.warns(UserWarning, match="holds"):
-        return load_cifar10_tensors(PARTIAL_CIFAR10, num_training=2000, num_validation=500,
+        return load_cifar10_tensors(partial_cifar, num_training=2000, num_validation=500,
                                     num_test=100000)
 
 

@@ -15,7 +15,7 @@ from tools.submission_pdf import (MATH_FONT_SIZE, MAX_OUTPUT_BYTES, MAX_OUTPUT_T
                                   WIDGET_MIME_TYPE, _MARKDOWN_MATH, bundle_url_fetcher,
                                   printable_outputs, render_markdown_math, write_pdf)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_PATHS = [REPO_ROOT / name for name in NOTEBOOKS if (REPO_ROOT / name).is_file()]
 # The body text's line height in the PDF, in px (WeasyPrint lays out at 96 px per inch).
 LINE_HEIGHT_PX = 10.5 * 96 / 72 * 1.4

@@ -4,7 +4,7 @@ A probe calls the functions under test and returns what they produced as a dict 
 NumPy arrays, numbers, strings or lists of those; it judges nothing. The autograder runs
 each probe twice on the same inputs: in the sandbox on the submission's code, and in
 its own process on the reference solution. Comparing the two is the grader's job
-(tools/grading/rubric.py).
+(staff/grading/rubric.py).
 
 ``cs`` gives the package under test (``cs.layers``, ``cs.optim``, ``cs.fc_net``,
 ``cs.cnn``, ``cs.solver``) and the definitions of a notebook (``cs.notebook(name)``);
@@ -12,6 +12,20 @@ its own process on the reference solution. Comparing the two is the grader's job
 seed and the check, so that both runs see the same inputs.
 """
 import numpy as np
+
+# Initialization probes return each parameter under this prefix, so that a model's
+# parameter names never collide with the other values a probe returns.
+PARAMETER_PREFIX = "param_"
+
+
+def parameter_values(model):
+    """The model's parameters, each under PARAMETER_PREFIX + its name."""
+    return {PARAMETER_PREFIX + name: value for name, value in model.params.items()}
+
+
+def parameter_name(key):
+    """The model's name of a parameter that parameter_values returned under ``key``."""
+    return key.removeprefix(PARAMETER_PREFIX)
 
 
 def _normal(rng, *shape, scale=1.0):
@@ -92,7 +106,7 @@ def fc_net_initialization(cs, rng, hidden_dims, input_dim, num_classes, weight_s
     model = cs.fc_net.FullyConnectedNet(hidden_dims, input_dim=input_dim, num_classes=num_classes,
                                         weight_scale=weight_scale, normalization=normalization,
                                         dtype=np.float64)
-    return {f"param_{name}": value for name, value in model.params.items()}
+    return parameter_values(model)
 
 
 def fc_net_loss(cs, rng, hidden_dims, input_dim, num_classes, reg, normalization, keep_ratio,
@@ -256,7 +270,7 @@ def convnet_initialization(cs, rng, input_dim, num_filters, filter_size, hidden_
     model = cs.cnn.ThreeLayerConvNet(input_dim=tuple(input_dim), num_filters=num_filters,
                                      filter_size=filter_size, hidden_dim=hidden_dim,
                                      weight_scale=weight_scale, dtype=np.float64)
-    return {f"param_{name}": value for name, value in model.params.items()}
+    return parameter_values(model)
 
 
 def convnet_loss(cs, rng, input_dim, num_filters, filter_size, hidden_dim, reg, with_labels):

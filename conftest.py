@@ -1,4 +1,11 @@
-"""Shared fixtures: a synthetic CIFAR-10 folder written in the original format."""
+"""Fixtures every test folder shares: CIFAR-10 folders, synthetic and real.
+
+``partial_cifar`` is the folder of real images the tests train and check on: the one
+``CIFAR10_DIR`` names when it is set (as CI sets it), otherwise the partial copy beside the
+checkout (../shared/datasets/cifar-10-partial); tests that need it are skipped when
+neither holds CIFAR-10.
+"""
+import os
 import pickle
 from pathlib import Path
 
@@ -7,7 +14,13 @@ import pytest
 
 from cs231n.datasets import CIFAR10_FILES
 
-PARTIAL_CIFAR10 = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cifar-10-partial"
+BESIDE_THE_CHECKOUT = Path(__file__).resolve().parent.parent / "shared" / "datasets" / "cifar-10-partial"
+
+
+def real_cifar_folder():
+    """The CIFAR-10 folder of real images for the tests, or None when there is none."""
+    folder = Path(os.environ.get("CIFAR10_DIR") or BESIDE_THE_CHECKOUT)
+    return folder if (folder / "test_batch").is_file() else None
 
 
 def write_cifar_batch(path, num_images, seed):
@@ -43,8 +56,15 @@ def synthetic_cifar(tmp_path):
     return write_cifar_folder(tmp_path / "cifar-10-batches-py")
 
 
-@pytest.fixture
+@pytest.fixture(name="write_cifar_folder")
+def write_cifar_folder_fixture():
+    """The writer itself, for tests that build CIFAR-10 folders of their own sizes."""
+    return write_cifar_folder
+
+
+@pytest.fixture(scope="session")
 def partial_cifar():
-    if not (PARTIAL_CIFAR10 / "test_batch").is_file():
-        pytest.skip(f"the partial CIFAR-10 copy is not at {PARTIAL_CIFAR10}")
-    return PARTIAL_CIFAR10
+    folder = real_cifar_folder()
+    if folder is None:
+        pytest.skip(f"no CIFAR-10 copy: CIFAR10_DIR is not set and {BESIDE_THE_CHECKOUT} is missing")
+    return folder

@@ -1,6 +1,6 @@
 """TensorFlow.ipynb's models and training pieces, and the data pipeline and helpers behind them.
 
-The models are the notebook's own: tests/notebook_defs.py executes the functions and
+The models are the notebook's own: tools/notebook_defs.py executes the functions and
 classes the notebook defines. Every test here is skipped when TensorFlow is not installed
 (it is an optional extra: pip install -e '.[tensorflow]').
 """
@@ -21,9 +21,9 @@ from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
 from cs231n.tf_data import channel_stats, load_cifar10_arrays, make_dataset, random_crop_flip  # noqa: E402
 from cs231n.tf_utils import (WarmupDecay, configure_tensorflow, evaluate, make_train_step,  # noqa: E402
                              train_one_epoch)
-from notebook_defs import load_definitions  # noqa: E402
+from tools.notebook_defs import load_definitions  # noqa: E402
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "TensorFlow.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "TensorFlow.ipynb"
 
 
 @pytest.fixture(scope="module")
@@ -345,7 +345,7 @@ def test_pytorch_loads_after_tensorflow_in_one_process():
               "import torch, torchvision.transforms.v2\n"
               "from cs231n import torch_data\n"
               "print(float(tf_utils.tf.reduce_sum(tf_utils.tf.ones(3))), torch.ones(3).sum().item())\n")
-    result = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1],
+    result = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["3.0", "3.0"]

@@ -12,21 +12,16 @@ import papermill
 import pytest
 from weasyprint.formatting_structure import boxes
 
-from conftest import PARTIAL_CIFAR10
-from tools.bundle import NOTEBOOKS, SMOKE_PARAMETER
+from tools.bundle import NOTEBOOKS, smoke_parameters
 from tools.run_notebooks import missing_requirement
 from tools.submission_pdf import WIDGET_MIME_TYPE, render_document
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 # The notebooks this environment can run (an optional framework may not be installed).
 NOTEBOOK_NAMES = [name for name in NOTEBOOKS
                   if (REPO_ROOT / name).is_file() and missing_requirement(REPO_ROOT / name) is None]
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-    pytest.mark.skipif(not (PARTIAL_CIFAR10 / "test_batch").is_file(),
-                       reason=f"the partial CIFAR-10 copy is not at {PARTIAL_CIFAR10}"),
-]
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 # Run first in every kernel: records the labels of every figure as it is drawn, whatever
 # draws it (plt.show, a figure returned at the end of a cell, or a helper of the package).
@@ -53,11 +48,11 @@ REPORT_FIGURES = 'print("FIGURE LABELS", _json.dumps(_figure_labels))'
 
 
 @pytest.fixture(scope="module")
-def executed(tmp_path_factory):
+def executed(tmp_path_factory, partial_cifar):
     """{name: (executed notebook without the recording cells, labels of each figure drawn)}."""
     out_dir = tmp_path_factory.mktemp("executed")
     environment = dict(os.environ)
-    os.environ["CIFAR10_DIR"] = str(PARTIAL_CIFAR10)
+    os.environ["CIFAR10_DIR"] = str(partial_cifar)
     results = {}
     try:
         for name in NOTEBOOK_NAMES:
@@ -65,7 +60,7 @@ def executed(tmp_path_factory):
             notebook.cells.insert(0, nbformat.v4.new_code_cell(RECORD_FIGURES))
             notebook.cells.append(nbformat.v4.new_code_cell(REPORT_FIGURES))
             executed_notebook = papermill.execute_notebook(
-                notebook, str(out_dir / name), parameters={SMOKE_PARAMETER: True},
+                notebook, str(out_dir / name), parameters=smoke_parameters(),
                 cwd=str(REPO_ROOT), kernel_name="python3", progress_bar=False)
             report = "".join(executed_notebook.cells[-1].outputs[0]["text"])
             labels = json.loads(report.split("FIGURE LABELS", 1)[1])

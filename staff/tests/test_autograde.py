@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tools import autograde, bundle
-from tools import make_release as release
-from tools.grading.rubric import CHECKS, FRAMEWORK_PARTS, PARTS
+from staff import autograde
+from tools import bundle
+from staff import release
+from staff.grading.rubric import CHECKS, FRAMEWORK_PARTS, PARTS
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
@@ -240,7 +241,7 @@ def test_the_report_states_the_isolation_in_force(starter):
 # ----------------------------------------------------------------------------- hostile archives
 
 def run_cli(*arguments):
-    return subprocess.run([sys.executable, "-m", "tools.autograde", *map(str, arguments)],
+    return subprocess.run([sys.executable, "-m", "staff.autograde", *map(str, arguments)],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
 
 

@@ -18,7 +18,7 @@ from pypdf import PdfReader
 from tools import bundle as conventions
 from tools import collect_submission as collector
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 # ziamath loads its font through a deprecated importlib.resources call, and WeasyPrint
 # asks for the optional HarfBuzz-Subset library; neither affects the PDF.
 pytestmark = [

@@ -7,9 +7,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tools.bundle import NOTEBOOKS
+from tools.bundle import NOTEBOOKS, blank_magics
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_PATHS = [REPO_ROOT / name for name in NOTEBOOKS if (REPO_ROOT / name).is_file()]
 
 # Words of our build and test machinery, which mean nothing to a student.
@@ -23,8 +23,7 @@ SEED_WORD = re.compile(r"\bseeds?\b", re.IGNORECASE)
 
 def comments(source):
     """The comment texts of a code cell, IPython magics and shell lines left out."""
-    lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
-    tokens = tokenize.generate_tokens(io.StringIO("\n".join(lines) + "\n").readline)
+    tokens = tokenize.generate_tokens(io.StringIO(blank_magics(source) + "\n").readline)
     return [token.string for token in tokens if token.type == tokenize.COMMENT]
 
 

@@ -20,20 +20,21 @@ from cs231n.layers import (
     max_pool_forward_naive,
 )
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 CONV_PARAM = {"stride": 1, "pad": 1}
 POOL_PARAM = {"pool_height": 2, "pool_width": 2, "stride": 2}
 
 # Shared by every child: inputs whose conv output is (2, 4, 8, 8) and pool output (2, 3, 4, 4).
 PRELUDE = """
+import contextlib
 import sys
 import numpy as np
 from cs231n import fast_layers
+paths = contextlib.ExitStack()
 if sys.argv[1] == "numpy":
-    fast_layers._kernels = None
-    fast_layers._fallback_announced = True
-elif fast_layers._kernels is None:
+    paths.enter_context(fast_layers.numpy_fallback())
+elif not fast_layers.compiled_kernels_available():
     print("SKIP: extension not built")
     sys.exit(0)
 rng = np.random.default_rng(0)
@@ -56,9 +57,14 @@ FORWARD_OUTPUT = {"conv": (2, 4, 8, 8), "pool": (2, 3, 4, 4)}
 
 @pytest.fixture(params=["compiled", "numpy"])
 def path(request):
-    if request.param == "compiled" and fast_layers._kernels is None:
-        pytest.skip("the Cython extension is not built")
-    return request.param
+    """The kernel path under test; in this process the fast layers use it for the test."""
+    if request.param == "compiled":
+        if not fast_layers.compiled_kernels_available():
+            pytest.skip("the Cython extension is not built")
+        yield request.param
+    else:
+        with fast_layers.numpy_fallback():
+            yield request.param
 
 
 def run_child(body, path):
@@ -94,7 +100,7 @@ def test_kernels_check_shapes_they_are_handed_directly():
     # The compiled kernels are importable on their own; mismatched arrays must not
     # reach their unchecked loops.
     result = run_child("""
-kernels = fast_layers._kernels
+from cs231n import im2col_cython as kernels
 x4 = np.zeros((2, 3, 8, 8))
 calls = {
     "im2col": lambda: kernels.im2col(x4, np.zeros((27, 2, 10)), 3, 3, 1, 1),
@@ -124,10 +130,7 @@ for name, call in calls.items():
     assert len(lines) == 7 and all(line.endswith(" ValueError") for line in lines), result.stdout
 
 
-def test_correctly_shaped_non_contiguous_dout_is_used_as_is(path, monkeypatch):
-    if path == "numpy":
-        monkeypatch.setattr(fast_layers, "_kernels", None)
-        monkeypatch.setattr(fast_layers, "_fallback_announced", True)
+def test_correctly_shaped_non_contiguous_dout_is_used_as_is(path):
     rng = np.random.default_rng(3)
     x, w, b = rng.standard_normal((2, 3, 8, 8)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
     out, cache = fast_layers.conv_forward_fast(x, w, b, CONV_PARAM)
@@ -148,10 +151,7 @@ def test_correctly_shaped_non_contiguous_dout_is_used_as_is(path, monkeypatch):
     ((2, 3, 6, 6), (0, 3, 3, 3)),  # no filters: an empty output
     ((0, 3, 6, 6), (4, 3, 3, 3)),  # no samples
 ])
-def test_empty_channels_or_filters_match_naive(path, monkeypatch, x_shape, w_shape):
-    if path == "numpy":
-        monkeypatch.setattr(fast_layers, "_kernels", None)
-        monkeypatch.setattr(fast_layers, "_fallback_announced", True)
+def test_empty_channels_or_filters_match_naive(path, x_shape, w_shape):
     rng = np.random.default_rng(4)
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     b = rng.standard_normal(w_shape[0])
@@ -165,10 +165,7 @@ def test_empty_channels_or_filters_match_naive(path, monkeypatch, x_shape, w_sha
         np.testing.assert_allclose(fast, naive, atol=1e-12)
 
 
-def test_complex_input_is_refused(path, monkeypatch):
-    if path == "numpy":
-        monkeypatch.setattr(fast_layers, "_kernels", None)
-        monkeypatch.setattr(fast_layers, "_fallback_announced", True)
+def test_complex_input_is_refused(path):
     x = np.ones((2, 3, 8, 8))
     w, b = np.ones((4, 3, 3, 3)), np.zeros(4)
     for args in ((x + 1j, w, b), (x, w * 1j, b), (x, w, b.astype(complex))):

@@ -1,6 +1,6 @@
 """The autograder's rubric: every graded check, its points, and how it is judged.
 
-A check names a probe (tools/grading/probes.py) with its arguments and a judge. The
+A check names a probe (staff/grading/probes.py) with its arguments and a judge. The
 submission's values come back from the sandbox as data; the judge compares them with
 the reference solution's values on the same inputs (or, where randomness makes values
 differ legitimately, tests the properties they must have) and returns None for a pass
@@ -10,9 +10,11 @@ all of its checks, and a check the submission did not answer fails.
 Checks exercise student tasks only. Input validation and other scaffolding outside the
 marker regions is not graded, so a starter release scores zero and the solution full marks.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
+
+from .probes import parameter_name
 
 # Graded parts, in report order.
 PARTS = ("FC layers", "optimizers", "solver", "batch norm", "dropout", "convolution",
@@ -26,11 +28,10 @@ FRAMEWORK_PARTS = {"PyTorch models": "PyTorch.ipynb", "TensorFlow models": "Tens
 class Check:
     name: str      # the situation tested, as a student reads it in the report
     part: str
-    probe: str     # function of tools/grading/probes.py
+    probe: str     # function of staff/grading/probes.py
     params: dict
     judge: object  # judge(submitted, reference) -> None or a failure message
     points: int = 1
-    notebook: str = field(default="")  # the notebook whose code the probe needs, if any
 
 
 # ----------------------------------------------------------------------------- judges
@@ -88,11 +89,11 @@ def same_parameters_initialized(weight_keys_scale):
     def judge(submitted, reference):
         names, expected = sorted(submitted), sorted(reference)
         if names != expected:
-            return (f"parameters {', '.join(n[6:] for n in names) or 'none'}; expected "
-                    f"{', '.join(n[6:] for n in expected)}")
+            return (f"parameters {', '.join(map(parameter_name, names)) or 'none'}; expected "
+                    f"{', '.join(map(parameter_name, expected))}")
         for name in expected:
             value, shape = np.asarray(submitted[name], dtype=float), np.shape(reference[name])
-            short = name[6:]
+            short = parameter_name(name)
             if value.shape != shape:
                 return f"{short} has shape {value.shape}, expected {shape}"
             if short.startswith(("b", "beta")) and np.any(value != 0):
@@ -317,32 +318,29 @@ def _checks():
     yield from [
         Check("PyTorch three_layer_convnet: scores on fixed weights", "PyTorch models",
               "torch_three_layer_function", {"batch": 4, "channels": [6, 8]},
-              same("scores", tolerance=1e-4), points=2, notebook="PyTorch.ipynb"),
+              same("scores", tolerance=1e-4), points=2),
         Check("PyTorch ThreeLayerConvNet module: parameter shapes and scores on fixed weights",
               "PyTorch models", "torch_three_layer_module", {"batch": 4, "channels": [6, 8]},
-              _shapes_then_scores, points=2, notebook="PyTorch.ipynb"),
+              _shapes_then_scores, points=2),
         Check("PyTorch Sequential ConvNet: output shape and parameter counts", "PyTorch models",
-              "torch_sequential_model", {"batch": 4}, same_structure("output_shape", "parameter_counts"),
-              notebook="PyTorch.ipynb"),
+              "torch_sequential_model", {"batch": 4}, same_structure("output_shape", "parameter_counts")),
         Check("PyTorch challenge model: 10 scores per image", "PyTorch models",
-              "torch_challenge_model", {"batch": 4}, same_structure("output_shape"),
-              notebook="PyTorch.ipynb"),
+              "torch_challenge_model", {"batch": 4}, same_structure("output_shape")),
     ]
     keras_models = (("ThreeLayerConvNet", "Keras subclassed ThreeLayerConvNet"),
                     ("three_layer_convnet_sequential", "Keras Sequential ConvNet"),
                     ("three_layer_convnet_functional", "Keras Functional ConvNet"))
     yield Check("TensorFlow three_layer_convnet: scores on fixed weights", "TensorFlow models",
                 "tf_three_layer_function", {"batch": 4, "channels": [6, 8]},
-                same("scores", tolerance=1e-4), points=2, notebook="TensorFlow.ipynb")
+                same("scores", tolerance=1e-4), points=2)
     yield Check("TensorFlow three_layer_convnet_init: parameter shapes", "TensorFlow models",
-                "tf_three_layer_init", {}, same_structure("parameter_shapes"), notebook="TensorFlow.ipynb")
+                "tf_three_layer_init", {}, same_structure("parameter_shapes"))
     for builder, title in keras_models:
         yield Check(f"{title}: parameter shapes and scores on fixed weights", "TensorFlow models",
                     "tf_keras_model", {"builder": builder, "batch": 4, "channels": [6, 8]},
-                    _shapes_then_scores, points=2, notebook="TensorFlow.ipynb")
+                    _shapes_then_scores, points=2)
     yield Check("TensorFlow challenge model: 10 scores per image", "TensorFlow models",
-                "tf_challenge_model", {"batch": 4}, same_structure("output_shape"),
-                notebook="TensorFlow.ipynb")
+                "tf_challenge_model", {"batch": 4}, same_structure("output_shape"))
 
 
 def _shapes_then_scores(submitted, reference):

@@ -1,0 +1,199 @@
+"""The Solver's checkpoint format (cs231n/checkpoint.py): a checkpoint is data only, so
+a hostile file runs no code; damaged and foreign files give clear errors; a checkpoint is
+written atomically, with normal permissions, through a temporary file of its own."""
+import json
+import os
+import pickle
+import stat
+
+import numpy as np
+import pytest
+from hostile_files import CreatesMarker
+
+from cs231n import checkpoint
+from cs231n.classifiers.fc_net import FullyConnectedNet
+from cs231n.solver import CheckpointError, Solver
+
+# The small problem of tests/test_solver.py, repeated here because students get that
+# folder without this one.
+NUM_CLASSES, INPUT_DIM = 5, 12
+
+
+@pytest.fixture
+def small_data():
+    """50 training and 40 validation points from five well separated Gaussian blobs."""
+    rng = np.random.default_rng(0)
+    centers = 3 * rng.standard_normal((NUM_CLASSES, INPUT_DIM))
+
+    def sample(num):
+        y = rng.integers(NUM_CLASSES, size=num)
+        return centers[y] + rng.standard_normal((num, INPUT_DIM)), y
+
+    X_train, y_train = sample(50)
+    X_val, y_val = sample(40)
+    return {"X_train": X_train, "y_train": y_train, "X_val": X_val, "y_val": y_val}
+
+
+def make_model():
+    return FullyConnectedNet([30, 30], input_dim=INPUT_DIM, num_classes=NUM_CLASSES, weight_scale=0.1, dtype=np.float64)
+
+
+def train_with_checkpoints(data, checkpoint_name, num_epochs):
+    np.random.seed(1)
+    solver = Solver(make_model(), data, update_rule="adam", optim_config={"learning_rate": 5e-3},
+                    lr_decay=0.9, num_epochs=num_epochs, batch_size=10, num_train_samples=20,
+                    checkpoint_name=str(checkpoint_name), verbose=False)
+    solver.train()
+    return solver
+
+
+# ---------------------------------------------------------------------------- the module's own API
+
+def test_read_checkpoint_returns_the_state_write_checkpoint_was_given(small_data, tmp_path):
+    solver = train_with_checkpoints(small_data, tmp_path / "run", num_epochs=1)
+    state = solver._checkpoint_state()
+    path = tmp_path / f"copy{checkpoint.SUFFIX}"
+    checkpoint.write_checkpoint(path, state)
+    restored = checkpoint.read_checkpoint(path)
+    assert set(restored) == set(state)
+    assert restored["loss_history"] == state["loss_history"]
+    for name, value in state["model_params"].items():
+        assert np.array_equal(restored["model_params"][name], value)
+        assert restored["model_params"][name].dtype == value.dtype
+
+
+@pytest.mark.parametrize("value, message", [
+    (np.array([object()]), r"optim_config\['m'\] is an array of Python objects"),
+    ({1: 2.0}, r"optim_config\['m'\] has keys that are not strings"),
+    (lambda: None, r"optim_config\['m'\] is a function; a checkpoint holds only numbers"),
+])
+def test_check_encodable_names_what_a_checkpoint_cannot_hold(value, message):
+    with pytest.raises(TypeError, match=message):
+        checkpoint.check_encodable({"m": value}, "optim_config")
+
+
+def test_unencodable_optim_config_is_refused_when_checkpoints_are_on(small_data, tmp_path):
+    with pytest.raises(ValueError, match=r"checkpoint_name is set but optim_config\['schedule'\] is a function"):
+        Solver(make_model(), small_data, update_rule=lambda w, dw, config: (w, config),
+               optim_config={"schedule": lambda step: 1.0}, checkpoint_name=str(tmp_path / "run"))
+
+
+# ---------------------------------------------------------------------------- writing
+
+def test_checkpoint_file_has_the_permissions_of_a_normal_file(small_data, tmp_path):
+    previous_umask = os.umask(0o022)
+    try:
+        train_with_checkpoints(small_data, tmp_path / "run", num_epochs=1)
+        (tmp_path / "normal").write_bytes(b"")
+    finally:
+        os.umask(previous_umask)
+    checkpoint_mode = stat.S_IMODE(os.stat(tmp_path / "run_epoch_1.npz").st_mode)
+    assert checkpoint_mode == stat.S_IMODE(os.stat(tmp_path / "normal").st_mode)
+
+
+def test_failed_checkpoint_write_leaves_no_temporary_file(small_data, tmp_path, monkeypatch):
+    def savez_then_disk_full(file, *args, **kwargs):
+        file.write(b"PK\x03\x04 the first bytes of a zip")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", savez_then_disk_full)
+    np.random.seed(0)
+    solver = Solver(make_model(), small_data, num_epochs=1, batch_size=25, checkpoint_name=str(tmp_path / "run"),
+                    verbose=False)
+    with pytest.raises(OSError, match="No space left"):
+        solver.train()
+    assert not list(tmp_path.iterdir())
+
+
+def test_two_runs_with_one_checkpoint_name_do_not_share_a_temporary_file(small_data, tmp_path, monkeypatch):
+    np.random.seed(0)
+    first, second = (Solver(make_model(), small_data, checkpoint_name=str(tmp_path / "run"), verbose=False)
+                     for _ in range(2))
+    real_savez = np.savez
+
+    def savez_while_the_other_run_saves(file, *args, **kwargs):
+        # The second run writes and renames its checkpoint while the first is mid-write.
+        monkeypatch.setattr(np, "savez", real_savez)
+        second._save_checkpoint()
+        real_savez(file, *args, **kwargs)
+
+    monkeypatch.setattr(np, "savez", savez_while_the_other_run_saves)
+    assert first._save_checkpoint() == str(tmp_path / "run_epoch_0.npz")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["run_epoch_0.npz"]
+    restored = Solver.load_checkpoint(tmp_path / "run_epoch_0.npz", make_model(), small_data)
+    for name, value in first.model.params.items():
+        assert np.array_equal(restored.model.params[name], value)
+
+
+# ---------------------------------------------------------------------------- checkpoints are data only
+
+def test_pickle_checkpoint_is_refused_without_running_its_code(small_data, tmp_path):
+    marker = tmp_path / "code-ran"
+    path = tmp_path / "old_epoch_3.pkl"
+    path.write_bytes(pickle.dumps({"model": CreatesMarker(marker), "epoch": 3}))
+    with pytest.raises(CheckpointError, match=r"old_epoch_3\.pkl is a pickle .*can run code.*train again"):
+        Solver.load_checkpoint(path, make_model(), small_data)
+    assert not marker.exists()
+
+
+def test_checkpoint_with_an_object_array_is_refused_without_running_its_code(small_data, tmp_path):
+    train_with_checkpoints(small_data, tmp_path / "run", num_epochs=1)
+    path = tmp_path / "run_epoch_1.npz"
+    with np.load(path, allow_pickle=False) as archive:
+        contents = {name: archive[name] for name in archive.files}
+    marker = tmp_path / "code-ran"
+    contents["array_0"] = np.array([CreatesMarker(marker)], dtype=object)
+    with open(path, "wb") as f:
+        np.savez(f, **contents)
+    with pytest.raises(CheckpointError, match=r"run_epoch_1\.npz is not a readable Solver checkpoint: .*allow_pickle"):
+        Solver.load_checkpoint(path, make_model(), small_data)
+    assert not marker.exists()
+
+
+def rewrite_state(path, change):
+    with np.load(path, allow_pickle=False) as archive:
+        contents = {name: archive[name] for name in archive.files}
+    state = json.loads(str(contents["state"]))
+    change(state)
+    contents["state"] = np.array(json.dumps(state))
+    with open(path, "wb") as f:
+        np.savez(f, **contents)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda state: state.update(version=99), r"version 99 checkpoint; this solver reads version 1"),
+    (lambda state: state.pop("best_params"), r"lacks 'best_params'"),
+    (lambda state: state.update(epoch="three"), r"'epoch' is a str"),
+    (lambda state: state.update(format="something else"), r"not a Solver checkpoint"),
+    (lambda state: state["model_params"].update(W1={"__ndarray__": "array_999"}), r"array 'array_999'"),
+    (lambda state: state.update(rng_state={"bit_generator": "none"}), r"saved random state is invalid"),
+])
+def test_damaged_checkpoint_record_gives_a_clear_error(small_data, tmp_path, change, message):
+    train_with_checkpoints(small_data, tmp_path / "run", num_epochs=1)
+    path = tmp_path / "run_epoch_1.npz"
+    rewrite_state(path, change)
+    model = make_model()
+    before = {name: value.copy() for name, value in model.params.items()}
+    with pytest.raises(CheckpointError, match=message):
+        Solver.load_checkpoint(path, model, small_data)
+    for name, value in before.items():
+        assert np.array_equal(model.params[name], value), "a refused checkpoint must leave the model alone"
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"not a checkpoint at all", r"not a readable Solver checkpoint"),
+    (b"PK\x03\x04 truncated", r"not a readable Solver checkpoint"),
+])
+def test_other_files_give_a_clear_error(small_data, tmp_path, content, message):
+    path = tmp_path / "notes.npz"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=message):
+        Solver.load_checkpoint(path, make_model(), small_data)
+
+
+def test_npz_without_a_state_record_is_not_a_checkpoint(small_data, tmp_path):
+    path = tmp_path / "weights.npz"
+    with open(path, "wb") as f:
+        np.savez(f, W1=np.zeros(3))
+    with pytest.raises(CheckpointError, match=r"weights\.npz is not a Solver checkpoint: it lacks the 'state' record"):
+        Solver.load_checkpoint(path, make_model(), small_data)
