@@ -10,6 +10,21 @@ def rel_error(x, y):
     return np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y)))
 
 
+def shape_checked_errors(pairs):
+    """{name: rel_error(actual, expected)} for pairs {name: (actual, expected)}.
+
+    Shapes come first: an actual array of another shape than the expected one (a bias
+    gradient of shape (1, M) where (M,) is expected, a dx left flat) raises ValueError
+    naming it, "db has shape (1, 5), expected (5,)", instead of a broadcasting error
+    later or, worse, a small error computed between broadcast arrays.
+    """
+    wrong = [f"{name} has shape {np.shape(actual)}, expected {np.shape(expected)}"
+             for name, (actual, expected) in pairs.items() if np.shape(actual) != np.shape(expected)]
+    if wrong:
+        raise ValueError("; ".join(wrong))
+    return {name: rel_error(actual, expected) for name, (actual, expected) in pairs.items()}
+
+
 def _centered_difference(f, x, index, h):
     """(f(x + h e_i) - f(x - h e_i)) / 2h, restoring x[index] afterwards."""
     original = x[index]

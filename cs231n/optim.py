@@ -90,7 +90,7 @@ def sgd_nesterov_momentum(w, dw, config=None):
     # change of variables w stores that look-ahead point, so the step combines the
     # new velocity and the previous one. Store the new weights in next_w and the new
     # velocity in v.
-    # Checked in tests/test_optim.py and in FullyConnectedNets.ipynb's comparison.
+    # Checked in FullyConnectedNets.ipynb under the heading: 2.2 Nesterov momentum
     # -------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     previous_v = v
@@ -122,7 +122,7 @@ def adagrad(w, dw, config=None):
     # Add the squared gradient to config["cache"] (a running sum that only grows),
     # then step each weight by learning_rate * dw divided by the square root of its
     # cache plus epsilon. Store the new weights in next_w.
-    # Checked in tests/test_optim.py and in FullyConnectedNets.ipynb's comparison.
+    # Checked in tests/test_optim.py (no notebook section checks it).
     # -------------------------------------------------------------------------------
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     config["cache"] = config["cache"] + dw**2

@@ -2,6 +2,8 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .gradient_check import shape_checked_errors
+
 
 def _decorate(ax, title, xlabel, ylabel):
     ax.set_title(title)
@@ -70,6 +72,17 @@ def print_rel_errors(errors, threshold):
     """
     for name, error in errors.items():
         print(f"{name} relative error: {error:.2e}  (should be < {threshold:.0e})")
+
+
+def print_errors(pairs, threshold):
+    """Check shapes, then print each relative error next to the bound it should stay under.
+
+    Inputs:
+    - pairs: dict mapping a name (e.g. "dx") to (computed array, expected array); a
+      computed array of the wrong shape raises ValueError naming it and both shapes.
+    - threshold: the bound each error is expected to stay below.
+    """
+    print_rel_errors(shape_checked_errors(pairs), threshold)
 
 
 def print_mean_std(x, axis=0):

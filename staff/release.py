@@ -8,7 +8,7 @@
   function, and points to the task comment above the region; the marker lines stay.
   Every region raises, so each notebook stops exactly where the student has work to do.
 * ``SOLUTION ONLY`` blocks (tools/bundle.py) are dropped with their marker lines, as if
-  they had never been there.
+  they had never been there, and so are notebook cells tagged ``solution-only``.
 * Inline-answer cells go back to the bare prompt; every output is cleared; cells that
   papermill added to a notebook it ran are dropped.
 * Staff material stays out (tools/bundle.py, NOT_RELEASED: the whole staff/ folder,
@@ -23,18 +23,31 @@ solution. Exit status: 0 on success, 1 when the release could not be built.
 import argparse
 import ast
 import json
+import os
+import re
 import shutil
 import sys
 import textwrap
 from pathlib import Path
 
-from tools.bundle import (BLANK_ANSWER, INJECTED_PARAMETERS_TAG, PAPERMILL_ERROR_TAG,
-                          SOLUTION_ONLY_END, SOLUTION_ONLY_START, MarkerError,
-                          blank_magics, is_answer_cell, is_excluded, is_released, marker_regions)
+from tools.bundle import (BLANK_ANSWER, INJECTED_PARAMETERS_TAG, NOTEBOOKS, PAPERMILL_ERROR_TAG,
+                          SOLUTION_ONLY_END, SOLUTION_ONLY_START, START_MARKER, STUDENT_FILES,
+                          MarkerError, blank_magics, is_answer_cell, is_excluded, is_released,
+                          describe_place, is_solution_only_cell, marker_regions,
+                          section_of)
 
 PAPERMILL_CELL_TAGS = {INJECTED_PARAMETERS_TAG, PAPERMILL_ERROR_TAG}
 # Where student tasks live: the package's Python files and the notebooks.
 PACKAGE = "cs231n"
+# The release's README: this template, relative to the bundle root, with {{TASKS}}
+# replaced by the list of tasks read from the student files and the notebooks. The
+# bundle's own README is for staff and self-learners and does not ship.
+STUDENT_README_TEMPLATE = "staff/student_readme.md"
+TASKS_PLACEHOLDER = "{{TASKS}}"
+# The task comments of the student files: a header line, and a line naming the check.
+_TASK_HEADER = re.compile(r"^\s*# ---- (?P<kind>Task|Extra task \(not in the original assignment\)): "
+                          r"(?P<title>.+?) -*$")
+_TASK_CHECK = re.compile(r"^\s*# Checked in (?P<where>[\w./-]+\.(?:ipynb|py))(?: under the heading: (?P<heading>.+))?")
 
 
 class ReleaseError(Exception):
@@ -86,12 +99,11 @@ def drop_solution_only(source, where):
     return "\n".join(lines)
 
 
-def stub_regions(source, where, context=None):
+def stub_regions(source, where):
     """Drop SOLUTION ONLY blocks and replace every student region by a raising placeholder.
 
-    ``where`` names the file (or notebook and cell) in messages and errors; ``context``
-    describes the task when the region is neither inside a function nor below a task
-    comment (notebook cells). Raises MarkerError on malformed or unbalanced markers.
+    ``where`` names the file (or notebook and section) in messages and errors. Raises
+    MarkerError on malformed or unbalanced markers.
     """
     source = drop_solution_only(source, where)
     lines = source.split("\n")
@@ -112,8 +124,6 @@ def stub_regions(source, where, context=None):
         message = f"{place}: not implemented yet."
         if _has_task_comment(lines, start):
             message += " The task comment right above this region says what to compute."
-        elif context:
-            message += f" Task: {context}."
         message += " Replace this line with your code, keeping the two marker lines around it."
         indent = _indent(lines[start])
         pieces = textwrap.wrap(message, width=max(40, 84 - len(indent)), break_on_hyphens=False)
@@ -124,20 +134,11 @@ def stub_regions(source, where, context=None):
     return "\n".join(lines)
 
 
-def _nearest_heading(cells, index):
-    for cell in reversed(cells[:index]):
-        if cell.cell_type == "markdown":
-            headings = [line.lstrip("#").strip() for line in cell.source.split("\n") if line.startswith("#")]
-            if headings:
-                return headings[-1]
-    return None
-
-
 def release_notebook(notebook, name):
     """Stub the code regions, blank the answers and clear all outputs of a notebook node.
 
-    Cells that papermill added are dropped first, so cell numbers in the placeholder
-    messages are those of the released notebook.
+    Cells that papermill added and solution-only cells are dropped first; placeholders
+    name the notebook and the section their cell is in.
     """
     # Run records and widget state are outputs too.
     for key in ("papermill", "widgets"):
@@ -145,6 +146,7 @@ def release_notebook(notebook, name):
     notebook.cells = [
         cell for cell in notebook.cells
         if not PAPERMILL_CELL_TAGS & set(cell.metadata.get("tags", []))
+        and not is_solution_only_cell(cell)
     ]
     for index, cell in enumerate(notebook.cells):
         cell.metadata.pop("papermill", None)
@@ -152,9 +154,8 @@ def release_notebook(notebook, name):
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
-            heading = _nearest_heading(notebook.cells, index)
-            context = f"the code for '{heading}'" if heading else None
-            cell.source = stub_regions(cell.source, f"{name}, cell {index + 1}", context)
+            # Named by its section, as Jupyter shows it: a student cannot see cell numbers.
+            cell.source = stub_regions(cell.source, describe_place(name, notebook.cells, index))
         elif is_answer_cell(cell):
             cell.source = BLANK_ANSWER
     return notebook
@@ -178,6 +179,95 @@ def _read_notebook(path, relative):
         raise ReleaseError(f"{relative}: not a readable notebook ({type(error).__name__}: {error})") from None
 
 
+def _file_tasks(source):
+    """{notebook: [(title, file, function, where checked, optional)]} from the task comments.
+
+    A task whose comment names no check (the second task of a function, say) is checked
+    where the function's previous task is. A task checked only by a test file is listed
+    with the first notebook.
+    """
+    tasks = {}
+    for name in STUDENT_FILES:
+        path = source / name
+        if not path.is_file():
+            continue
+        lines = _read_text(path, name).split("\n")
+        tree = _parseable("\n".join(lines))
+        previous = {}  # function -> (notebook, where checked) of its last task
+        for index, line in enumerate(lines):
+            header = _TASK_HEADER.match(line)
+            if header is None:
+                continue
+            function = _enclosing_function(tree, index + 1) or ""
+            comment = []
+            for later in lines[index + 1:]:
+                if later.strip() == START_MARKER or not later.strip().startswith("#"):
+                    break
+                comment.append(later)
+            check = next(filter(None, map(_TASK_CHECK.match, comment)), None)
+            if check is not None:
+                notebook = next((notebook for notebook in NOTEBOOKS if check["where"] == notebook),
+                                NOTEBOOKS[0])
+                where = check["heading"] if check["heading"] else check["where"]
+            else:
+                notebook, where = previous.get(function, (NOTEBOOKS[0], ""))
+            previous[function] = notebook, where
+            tasks.setdefault(notebook, []).append(
+                (header["title"], name, function, where, header["kind"] != "Task"))
+    return tasks
+
+
+def _notebook_task_headings(source):
+    """{notebook: [heading of each code cell that holds a task region]}."""
+    headings = {}
+    for name in NOTEBOOKS:
+        path = source / name
+        if not path.is_file():
+            continue
+        cells = _read_notebook(path, name).cells
+        for index, cell in enumerate(cells):
+            if cell.cell_type == "code" and START_MARKER in cell.source:
+                heading = section_of(cells, index) or "(no heading)"
+                if heading not in headings.setdefault(name, []):
+                    headings[name].append(heading)
+    return headings
+
+
+def student_readme(source):
+    """The release's README, from the template with the tasks of ``source`` filled in."""
+    template = _read_text(source / STUDENT_README_TEMPLATE, STUDENT_README_TEMPLATE)
+    file_tasks, cell_tasks = _file_tasks(source), _notebook_task_headings(source)
+    sections = []
+    for notebook in NOTEBOOKS:
+        rows = [f"| {title}{' (optional)' if optional else ''} | `{name}`"
+                f"{', `' + function + '`' if function else ''} | {heading} |"
+                for title, name, function, heading, optional in file_tasks.get(notebook, [])]
+        rows += [f"| the code cell(s) with marker lines | `{notebook}` | {heading} |"
+                 for heading in cell_tasks.get(notebook, [])]
+        if rows:
+            sections.append(f"**{notebook}**\n\n| task | where you write it | where it is checked |\n"
+                            "| --- | --- | --- |\n" + "\n".join(rows))
+    return template.replace(TASKS_PLACEHOLDER, "\n\n".join(sections))
+
+
+def _bundle_paths(source):
+    """Every path under ``source`` that a release may hold, sorted; folders that are
+    excluded or not released (an environment, the staff folder) are not even entered."""
+    paths = []
+    for folder, subfolders, files in os.walk(source):
+        folder = Path(folder)
+        kept = [name for name in subfolders
+                if not is_excluded((folder / name).relative_to(source))
+                and is_released((folder / name).relative_to(source))]
+        # Linked folders are listed (and then skipped, by name) but never walked into.
+        subfolders[:] = [name for name in kept if not (folder / name).is_symlink()]
+        paths += [folder / name for name in kept]
+        paths += [folder / name for name in files
+                  if not is_excluded((folder / name).relative_to(source))
+                  and is_released((folder / name).relative_to(source))]
+    return sorted(paths)
+
+
 def release_contents(source):
     """What the release of ``source`` holds, computed in memory.
 
@@ -188,14 +278,15 @@ def release_contents(source):
     import nbformat
 
     outputs, changed, skipped_links = {}, [], []
-    for path in sorted(source.rglob("*")):
+    if (source / STUDENT_README_TEMPLATE).is_file():
+        outputs[Path("README.md")] = student_readme(source)
+        changed.append("README.md")
+    for path in _bundle_paths(source):
         relative = path.relative_to(source)
-        if is_excluded(relative) or not is_released(relative):
-            continue
         if path.is_symlink():
             skipped_links.append(relative.as_posix())
             continue
-        if not path.is_file():
+        if not path.is_file() or relative in outputs:
             continue
         try:
             if path.suffix == ".py" and relative.parts[0] == PACKAGE:

@@ -92,6 +92,16 @@ END_MARKER = "# *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****"
 SOLUTION_ONLY_START = "# *****SOLUTION ONLY: START (the starter release drops this block)*****"
 SOLUTION_ONLY_END = "# *****SOLUTION ONLY: END*****"
 MARKER_LINES = (START_MARKER, END_MARKER, SOLUTION_ONLY_START, SOLUTION_ONLY_END)
+# The same for whole notebook cells: a cell tagged SOLUTION_ONLY_TAG (prose about the
+# solution's own run, the numbers it printed, the recipe it chose) exists only in the
+# solution; the release drops it. Answers to inline questions need no tag: the release
+# always blanks them.
+SOLUTION_ONLY_TAG = "solution-only"
+
+
+def is_solution_only_cell(cell):
+    """True for a notebook cell tagged SOLUTION_ONLY_TAG."""
+    return SOLUTION_ONLY_TAG in cell.get("metadata", {}).get("tags", [])
 # Any line holding one of these words must be exactly one of the marker lines above.
 _MARKER_WORDS = re.compile(r"START OF YOUR CODE|END OF YOUR CODE|SOLUTION ONLY", re.IGNORECASE)
 
@@ -150,6 +160,51 @@ def _indent(line):
     return line[: len(line) - len(line.lstrip())]
 
 
+# ---------------------------------------------------------------------------- where a cell is
+
+# Messages that point into a notebook name it by what Jupyter shows (the section heading,
+# the question), never by a cell index a student cannot see.
+_QUESTION_TITLE = re.compile(r"^Inline Question\b", re.IGNORECASE)
+
+
+def _headings(cell):
+    if cell.get("cell_type") != "markdown":
+        return []
+    return [line.lstrip("#").strip() for line in cell_source(cell).split("\n")
+            if line.startswith("#") and line.lstrip("#").strip()]
+
+
+def section_of(cells, index):
+    """The heading of the section cell ``index`` sits in: the nearest markdown heading at
+    or above it that is not an inline question's title; None above the first heading."""
+    for cell in reversed(cells[: index + 1]):
+        titles = [title for title in _headings(cell) if not _QUESTION_TITLE.match(title)]
+        if titles:
+            return titles[-1]
+    return None
+
+
+def question_of(cells, index):
+    """For the answer cell ``index``, its question as a reader finds it: the question's
+    title and first words, e.g. 'Inline Question 2 ("Which network seemed more ...")'."""
+    for cell in reversed(cells[:index]):
+        if cell.get("cell_type") != "markdown" or is_answer_cell(cell):
+            continue
+        lines = [line.strip() for line in cell_source(cell).split("\n") if line.strip()]
+        title = next((line.lstrip("#").strip() for line in lines if line.startswith("#")), "the question")
+        text = next((line for line in lines if not line.startswith("#")), "")
+        words = text.split()
+        opening = " ".join(words[:8]) + (" ..." if len(words) > 8 else "")
+        return f'{title} ("{opening}")' if opening else title
+    return "the question"
+
+
+def describe_place(notebook_name, cells, index):
+    """'NAME, section "HEADING"' for cell ``index``, or just NAME above every heading."""
+    section = section_of(cells, index)
+    return f'{notebook_name}, section "{section}"' if section else notebook_name
+
+
 # ---------------------------------------------------------------------------- answer cells
 
 # The markdown cell after each inline question that holds the student's answer: tagged
@@ -173,6 +228,19 @@ def answer_is_filled(source):
     """True when an answer cell holds more than the prompt and the placeholder."""
     text = source.replace(ANSWER_PROMPT, "").replace(ANSWER_PLACEHOLDER, "")
     return bool(text.strip())
+
+
+def framework_chosen(notebook):
+    """True when the student worked in this framework notebook (a parsed nbformat dict):
+    one of its code cells has run (an execution count or outputs), or one of its inline
+    answers is written. Students do the framework part in either framework or both; an
+    untouched notebook means that framework was not chosen."""
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") == "code" and (cell.get("execution_count") or cell.get("outputs")):
+            return True
+        if is_answer_cell(cell) and answer_is_filled(cell_source(cell)):
+            return True
+    return False
 
 
 # ---------------------------------------------------------------------------- not part of a bundle

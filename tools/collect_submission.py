@@ -7,7 +7,9 @@ Run from the assignment folder (``bash collectSubmission.sh`` calls this)::
 It checks that every required file exists (the student files, the four core notebooks
 and at least one of the framework notebooks, PyTorch or TensorFlow), that every
 notebook was run top to bottom without an error, for real rather than in the runner's
-smoke mode, and that every inline question has an answer. Then it writes
+smoke mode, and that every inline question has an answer. A framework notebook that is
+untouched while the other one is chosen (tools/bundle.py, framework_chosen) is left out,
+with one line saying so. Then it writes
 
 * ``a2_code_submission.zip``: the notebooks and the package's ``.py``/``.pyx`` files;
 * ``a2_inline_submission.pdf``: the notebooks in order, with plots, and math rendered
@@ -32,7 +34,8 @@ from pathlib import Path, PurePosixPath
 
 from .bundle import (
     CORE_NOTEBOOKS, FRAMEWORK_NOTEBOOKS, INJECTED_PARAMETERS_TAG, NOTEBOOKS, SMOKE_PARAMETER,
-    STUDENT_FILES, answer_is_filled, cell_source, is_answer_cell, is_excluded,
+    STUDENT_FILES, answer_is_filled, cell_source, describe_place, framework_chosen, is_answer_cell,
+    is_excluded, question_of,
 )
 from .submission_pdf import PDF_MODULES, render_markdown_math, write_pdf  # noqa: F401 (re-exported for tests)
 
@@ -77,6 +80,18 @@ def submitted_notebooks(root):
     root = Path(root)
     return [name for name in NOTEBOOKS
             if name in CORE_NOTEBOOKS or os.path.lexists(root / name)]
+
+
+def untouched_frameworks(notebooks):
+    """The framework notebooks to leave out of a submission: the untouched ones (see
+    tools/bundle.py, framework_chosen), as long as another framework notebook is chosen.
+
+    ``notebooks`` maps each notebook name to its read notebook. When no framework notebook
+    is chosen, none is left out, so that their problems are reported.
+    """
+    present = [name for name in FRAMEWORK_NOTEBOOKS if name in notebooks]
+    untouched = [name for name in present if not framework_chosen(notebooks[name])]
+    return untouched if len(untouched) < len(present) else []
 
 
 def missing_files(root):
@@ -135,11 +150,12 @@ def symlink_problems(root):
     ]
 
 
-def _cell_label(index, cell):
+def _code_cell_label(cell):
+    """A code cell as a reader finds it: by its first line."""
     first_line = next((line.strip() for line in cell_source(cell).splitlines() if line.strip()), "")
     if len(first_line) > 50:
         first_line = first_line[:47] + "..."
-    return f"cell {index} ({first_line!r})" if first_line else f"cell {index}"
+    return f"the code cell starting {first_line!r}"
 
 
 def _quoted(text):
@@ -204,9 +220,10 @@ def notebook_problems(path, notebook=None):
             return [str(error)]
 
     problems = []
+    cells = notebook.cells
     code_cells = [
         (index, cell)
-        for index, cell in enumerate(notebook.cells, start=1)
+        for index, cell in enumerate(cells)
         if cell.cell_type == "code" and cell_source(cell).strip()
     ]
     if code_cells and all(cell.get("execution_count") is None for _, cell in code_cells):
@@ -214,7 +231,7 @@ def notebook_problems(path, notebook=None):
     else:
         last_count, last_label = 0, None
         for index, cell in code_cells:
-            label = f"{path.name}, {_cell_label(index, cell)}"
+            label = f"{describe_place(path.name, cells, index)}, {_code_cell_label(cell)}"
             count = cell.get("execution_count")
             if count is None:
                 problems.append(f"{label}: has not been run")
@@ -224,21 +241,22 @@ def notebook_problems(path, notebook=None):
                     f"{last_count} in {last_label}); restart the kernel and run all cells"
                 )
             if count is not None:
-                last_count, last_label = max(last_count, count), f"cell {index}"
+                last_count, last_label = max(last_count, count), _code_cell_label(cell)
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error":
                     problems.append(
                         f"{label}: raised {_quoted(output.get('ename', 'an error'))}: "
                         f"{_quoted(output.get('evalue', ''))}".rstrip(": ")
                     )
-    for index, cell in enumerate(notebook.cells, start=1):
+    for index, cell in enumerate(cells):
         if is_smoke_parameters_cell(cell):
             problems.append(
-                f"{path.name}, cell {index}: was run in smoke mode (a cell tagged "
-                f"{INJECTED_PARAMETERS_TAG} sets {SMOKE_PARAMETER} = True); run it again in full"
+                f"{path.name}: was run in smoke mode (a cell tagged {INJECTED_PARAMETERS_TAG} "
+                f"sets {SMOKE_PARAMETER} = True); run it again in full"
             )
         if is_answer_cell(cell) and not answer_is_filled(cell_source(cell)):
-            problems.append(f"{path.name}, cell {index}: inline question answer is empty")
+            problems.append(f"{describe_place(path.name, cells, index)}: the answer to "
+                            f"{question_of(cells, index)} is empty")
     return problems
 
 
@@ -297,7 +315,16 @@ def collect(root=".", force=False, report=print):
             "these notebooks cannot be packed (not even with --force):\n"
             + "\n".join(f"  {line}" for line in unreadable)
         )
+    left_out = untouched_frameworks(read)
+    for name in left_out:
+        chosen = " and ".join(other for other in FRAMEWORK_NOTEBOOKS if other in read and other not in left_out)
+        report(f"Leaving out {name}: it is untouched (no code cell has run, no answer is written), "
+               f"so your framework part is {chosen}.")
+    notebooks = [name for name in notebooks if name not in left_out]
     problems = [problem for name in notebooks for problem in notebook_problems(root / name, read[name])]
+    if not any(name in notebooks and framework_chosen(read[name]) for name in FRAMEWORK_NOTEBOOKS):
+        problems.insert(0, f"no framework notebook is started: do the framework part in "
+                           f"{' or '.join(FRAMEWORK_NOTEBOOKS)}")
     if problems:
         listing = "\n".join(f"  {problem}" for problem in problems)
         if not force:

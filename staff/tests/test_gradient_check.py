@@ -2,6 +2,7 @@ import numpy as np
 
 from cs231n.gradient_check import (
     eval_numerical_gradient, eval_numerical_gradient_array, grad_check_sparse, rel_error,
+    shape_checked_errors,
 )
 
 
@@ -45,3 +46,16 @@ def test_sparse_check(capsys):
     errors = grad_check_sparse(lambda w: np.sum(w ** 3), W, 3 * W ** 2, num_checks=5)
     assert len(errors) == 5 and max(errors) < 1e-7
     assert capsys.readouterr().out.count("relative error") == 5
+
+
+def test_shape_checked_errors_name_the_wrong_shape_before_any_value():
+    db, expected_db = np.zeros((1, 5)), np.zeros(5)
+    dx, expected_dx = np.zeros((10, 6)), np.zeros((10, 2, 3))
+    try:
+        shape_checked_errors({"db": (db, expected_db), "dx": (dx, expected_dx), "dw": (np.ones(3), np.ones(3))})
+    except ValueError as error:
+        assert str(error) == "db has shape (1, 5), expected (5,); dx has shape (10, 6), expected (10, 2, 3)"
+    else:
+        raise AssertionError("a wrong shape passed")
+    errors = shape_checked_errors({"dw": (np.array([1.0, 2.0]), np.array([1.0, 2.2]))})
+    assert errors == {"dw": rel_error(np.array([1.0, 2.0]), np.array([1.0, 2.2]))}

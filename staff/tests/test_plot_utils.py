@@ -76,3 +76,10 @@ def test_normalization_panels_shade_the_cells_that_share_statistics():
     # batch: one channel of 4 images; layer: 6 channels of one image; instance: 1; group: 3
     assert shaded == [4, 6, 1, 3]
     matplotlib.pyplot.close(figure)
+
+
+def test_print_errors_checks_shapes_then_prints_each_error_beside_its_bound(capsys):
+    with pytest.raises(ValueError, match=r"db has shape \(1, 5\), expected \(5,\)"):
+        plot_utils.print_errors({"db": (np.zeros((1, 5)), np.zeros(5))}, 1e-9)
+    plot_utils.print_errors({"dx": (np.array([1.0]), np.array([1.0]))}, 1e-9)
+    assert capsys.readouterr().out == "dx relative error: 0.00e+00  (should be < 1e-09)\n"

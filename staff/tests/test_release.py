@@ -1,5 +1,6 @@
 """Starter release and autograder: a small fixture bundle, then the real bundle end to end."""
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -157,10 +158,13 @@ def test_release_notebook_is_stubbed_blanked_and_cleared(fixture_solution, tmp_p
     assert cells[4].metadata["tags"] == [bundle.ANSWER_TAG]
     assert cells[1].source.startswith("%matplotlib inline\nmodel = None\n" + START)
     assert "'trained'" not in cells[1].source
-    assert "Mini.ipynb, cell 2: not implemented yet. Task: the code for 'Train a tiny model'." in (
+    # Placeholders name the section a student sees, never a cell number.
+    assert 'Mini.ipynb, section \\"Train a tiny model\\": not implemented yet.' in (
         cells[1].source.replace('"\n    "', "")
     )
-    assert "Mini.ipynb, cell 3, helper: not implemented yet." in cells[2].source
+    assert 'Mini.ipynb, section \\"Train a tiny model\\", helper: not implemented yet.' in (
+        cells[2].source.replace('"\n    "', ""))
+    assert "cell 2" not in cells[1].source and "cell 3" not in cells[2].source
     assert "return 7" not in cells[2].source
 
 
@@ -184,8 +188,22 @@ def test_release_drops_cells_papermill_added(fixture_solution, tmp_path):
     cells = nbformat.read(out / "Mini.ipynb", as_version=4).cells
     assert not any("SMOKE" in cell.source or "Exception was encountered" in cell.source for cell in cells)
     assert [cell.cell_type for cell in cells] == ["markdown", "code", "code", "markdown", "markdown"]
-    # Placeholders name the cells by their place in the released notebook.
-    assert "Mini.ipynb, cell 3, helper: not implemented yet." in cells[2].source
+    assert 'Mini.ipynb, section \\"Train a tiny model\\", helper: not implemented yet.' in (
+        cells[2].source.replace('"\n    "', ""))
+
+
+def test_solution_only_cells_are_dropped_from_the_release(fixture_solution, tmp_path):
+    path = fixture_solution / "Mini.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    tagged = {"tags": [bundle.SOLUTION_ONLY_TAG]}
+    notebook.cells.insert(2, nbformat.v4.new_markdown_cell("Our run reached 53.1% here.", metadata=tagged))
+    notebook.cells.append(nbformat.v4.new_code_cell("print('the recipe we chose')", metadata=tagged))
+    nbformat.write(notebook, path)
+    out = tmp_path / "release"
+    release.make_release(fixture_solution, out)
+    released = nbformat.read(out / "Mini.ipynb", as_version=4).cells
+    assert not any("53.1%" in cell.source or "recipe we chose" in cell.source for cell in released)
+    assert len(released) == len(notebook.cells) - 2
 
 
 def test_release_rejects_unbalanced_markers_and_builds_nothing(fixture_solution, tmp_path):
@@ -426,7 +444,6 @@ def test_task_comments_name_sections_that_exist():
         cells = nbformat.read(path, as_version=4).cells
         headings[path.name] = {line.lstrip("#").strip() for cell in cells if cell.cell_type == "markdown"
                                for line in cell.source.split("\n") if line.startswith("#")}
-    import re
 
     references = 0
     for name in bundle.STUDENT_FILES:
@@ -444,3 +461,41 @@ def test_gitignore_mirrors_the_excluded_names():
         if pattern == ".git":
             continue
         assert any(entry.rstrip("/").split("/")[-1] == pattern for entry in ignored), pattern
+
+
+# ---------------------------------------------------------------------------- the student README
+
+STAFF_WORDS = ("autograde", "rubric", "make_release", "staff", "gradescope", "benchmark",
+               "solution", "solved", ".ci")
+
+
+def test_the_release_readme_is_the_students_not_the_staff_readme(real_release):
+    text = (real_release / "README.md").read_text()
+    assert text != (REPO_ROOT / "README.md").read_text()
+    assert release.TASKS_PLACEHOLDER not in text
+    lowered = text.lower()
+    assert [word for word in STAFF_WORDS if word in lowered] == []
+
+
+def test_every_path_and_command_the_release_readme_names_exists_there(real_release):
+    text = (real_release / "README.md").read_text()
+    named = set(re.findall(r"`(?:bash |!bash )?([\w./-]+\.(?:py|ipynb|sh|txt))`", text))
+    named |= set(re.findall(r"`bash ([\w./-]+\.sh)", text))
+    assert {"tools/setup_env.sh", "tools/run_tests.sh", "collectSubmission.sh",
+            "cs231n/datasets/get_datasets.sh", "cs231n/layers.py"} <= named
+    assert sorted(name for name in named if not (real_release / name).is_file()) == []
+
+
+def test_the_release_readme_lists_every_task_where_its_comment_says_it_is_checked(real_release):
+    text = (real_release / "README.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "`cs231n/" in line]
+    titles = []
+    for name in bundle.STUDENT_FILES:
+        titles += re.findall(r"# ---- (?:Task|Extra task \(not in the original assignment\)): (.+?) -+$",
+                             (REPO_ROOT / name).read_text(), re.MULTILINE)
+    assert len(titles) > 30 and len(rows) == len(titles)
+    for title in titles:
+        assert any(row.startswith(f"| {title}") for row in rows), title
+    # Every notebook task cell's section is listed too, and extra tasks are marked optional.
+    assert "| the code cell(s) with marker lines | `FullyConnectedNets.ipynb` |" in text
+    assert "| AdaGrad (optional) | `cs231n/optim.py`, `adagrad` | tests/test_optim.py |" in text

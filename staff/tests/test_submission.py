@@ -154,7 +154,8 @@ def test_unexecuted_cell_is_named(bundle):
 
     edit_notebook(bundle, "BatchNormalization.ipynb", clear_first_code_cell)
     with pytest.raises(collector.SubmissionError,
-                       match=r"BatchNormalization\.ipynb, cell 2 .*has not been run"):
+                       match=r"BatchNormalization\.ipynb, section \"Notebook BatchNormalization\", "
+                             r"the code cell starting 'value = 6 \* 7': has not been run"):
         collector.collect(bundle)
     assert_nothing_written(bundle)
 
@@ -178,8 +179,10 @@ def test_cells_run_out_of_order_are_named(bundle):
     edit_notebook(bundle, "BatchNormalization.ipynb", rerun_first_cell_last)
     problems = collector.notebook_problems(bundle / "BatchNormalization.ipynb")
     assert len(problems) == 1
-    assert problems[0].startswith("BatchNormalization.ipynb, cell 3 ")
-    assert "out of order" in problems[0]
+    assert problems[0].startswith('BatchNormalization.ipynb, section "Notebook BatchNormalization", '
+                                  "the code cell starting 'import matplotlib': ran out of order "
+                                  "(execution count 2 after 99 in the code cell starting 'value = 6 * 7')")
+    assert "cell 3" not in problems[0]
 
 
 def test_error_output_is_named(bundle):
@@ -191,7 +194,8 @@ def test_error_output_is_named(bundle):
     edit_notebook(bundle, "ConvolutionalNetworks.ipynb", add_error)
     with pytest.raises(collector.SubmissionError) as raised:
         collector.collect(bundle)
-    assert "ConvolutionalNetworks.ipynb, cell 2" in str(raised.value)
+    assert ('ConvolutionalNetworks.ipynb, section "Notebook ConvolutionalNetworks", '
+            "the code cell starting 'value = 6 * 7': raised") in str(raised.value)
     assert "ValueError: shapes (2, 3) and (4,) do not match" in str(raised.value)
     assert_nothing_written(bundle)
 
@@ -202,7 +206,8 @@ def test_unanswered_question_is_named(bundle):
 
     edit_notebook(bundle, "FullyConnectedNets.ipynb", blank_answer)
     with pytest.raises(collector.SubmissionError,
-                       match=r"FullyConnectedNets\.ipynb, cell 4: inline question answer is empty"):
+                       match=r'FullyConnectedNets\.ipynb, section "Notebook FullyConnectedNets": '
+                             r'the answer to Inline Question 1 \("Why\?"\) is empty'):
         collector.collect(bundle)
     assert_nothing_written(bundle)
 
@@ -213,7 +218,8 @@ def test_force_collects_with_a_warning(bundle):
     messages = []
     zip_path, pdf_path = collector.collect(bundle, force=True, report=messages.append)
     assert zip_path.is_file() and pdf_path.is_file()
-    assert messages[0].startswith("WARNING") and "FullyConnectedNets.ipynb, cell 4" in messages[0]
+    assert messages[0].startswith("WARNING")
+    assert 'FullyConnectedNets.ipynb, section "Notebook FullyConnectedNets": the answer to Inline Question 1' in messages[0]
     assert not any("All checks passed" in message for message in messages)
 
 
@@ -233,10 +239,10 @@ def test_smoke_run_notebook_is_named(bundle):
     edit_notebook(bundle, "Dropout.ipynb", inject_parameters("# Parameters\nSMOKE = True\n"))
     problems = collector.notebook_problems(bundle / "Dropout.ipynb")
     assert problems == [
-        "Dropout.ipynb, cell 2: was run in smoke mode (a cell tagged injected-parameters "
+        "Dropout.ipynb: was run in smoke mode (a cell tagged injected-parameters "
         "sets SMOKE = True); run it again in full"
     ]
-    with pytest.raises(collector.SubmissionError, match="Dropout.ipynb, cell 2: was run in smoke mode"):
+    with pytest.raises(collector.SubmissionError, match="Dropout.ipynb: was run in smoke mode"):
         collector.collect(bundle)
     assert_nothing_written(bundle)
 
@@ -368,11 +374,46 @@ def test_no_framework_notebook_is_named_as_missing(bundle, capsys):
     assert_nothing_written(bundle)
 
 
+def untouched_notebook(name):
+    """A framework notebook as the release ships it: nothing run, every answer blank."""
+    notebook = fake_notebook(name, with_plot=False)
+    for cell in notebook.cells:
+        if conventions.is_answer_cell(cell):
+            cell.source = conventions.BLANK_ANSWER
+    return notebook
+
+
+@pytest.mark.parametrize("chosen, untouched", [("PyTorch.ipynb", "TensorFlow.ipynb"),
+                                               ("TensorFlow.ipynb", "PyTorch.ipynb")])
+def test_an_untouched_framework_notebook_is_left_out_with_one_line(bundle, executed_notebooks,
+                                                                   recorded_pdf, chosen, untouched):
+    nbformat.write(executed_notebooks[chosen], bundle / chosen)
+    nbformat.write(untouched_notebook(untouched), bundle / untouched)
+    messages = []
+    zip_path, _ = collector.collect(bundle, report=messages.append)
+    expected = list(conventions.CORE_NOTEBOOKS + (chosen,))
+    assert zipped_notebooks(zip_path) == expected
+    assert recorded_pdf == expected
+    left_out = [message for message in messages if untouched in message]
+    assert len(left_out) == 1 and left_out[0].startswith(f"Leaving out {untouched}: it is untouched")
+
+
+def test_untouched_framework_notebooks_only_are_reported(bundle):
+    for name in conventions.FRAMEWORK_NOTEBOOKS:
+        nbformat.write(untouched_notebook(name), bundle / name)
+    with pytest.raises(collector.SubmissionError) as raised:
+        collector.collect(bundle, report=lambda message: None)
+    message = str(raised.value)
+    assert "no framework notebook is started: do the framework part in PyTorch.ipynb or TensorFlow.ipynb" in message
+    assert "PyTorch.ipynb" in message.split("started")[1] and "TensorFlow.ipynb: has not been executed" in message
+
+
 def test_unanswered_question_in_a_framework_notebook_is_named(bundle, executed_notebooks):
     nbformat.write(executed_notebooks["TensorFlow.ipynb"], bundle / "TensorFlow.ipynb")
     edit_notebook(bundle, "TensorFlow.ipynb", lambda notebook: setattr(
         notebook.cells[-1], "source", conventions.BLANK_ANSWER))
-    with pytest.raises(collector.SubmissionError, match=r"TensorFlow\.ipynb, cell 4: inline question answer is empty"):
+    with pytest.raises(collector.SubmissionError,
+                       match=r'TensorFlow\.ipynb, section "Notebook TensorFlow": the answer to Inline Question 1'):
         collector.collect(bundle)
 
 
@@ -498,5 +539,6 @@ def test_huge_outputs_keep_the_checks_and_their_messages_small(bundle):
     edit_notebook(bundle, "Dropout.ipynb", add_huge_outputs)
     problems = collector.notebook_problems(bundle / "Dropout.ipynb")
     assert len(problems) == 1
-    assert problems[0].startswith("Dropout.ipynb, cell 2 ") and "raised ValueError: vvv" in problems[0]
+    assert problems[0].startswith('Dropout.ipynb, section "Notebook Dropout", the code cell starting')
+    assert "raised ValueError: vvv" in problems[0]
     assert len(problems[0]) < 400

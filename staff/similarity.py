@@ -1,0 +1,880 @@
+"""Similarity report across a class's submissions, the starter code excluded.
+
+    python -m staff.similarity SUBMISSIONS --out DIR [--release RELEASE]
+        [--reference PAST ...] [--min-tokens N] [--jobs N] [--threshold T]
+        [--detail-pairs N]
+
+SUBMISSIONS is one of
+* a folder with one subfolder per student, each holding ``a2_code_submission.zip`` (or
+  one other zip) or a bundle folder;
+* a flat folder of ``.zip`` files, one per student (the student id is the file's stem);
+* Gradescope's "export submissions" folder: ``submission_metadata.yml`` at the top and
+  one folder per submission; the metadata (read with ``yaml.safe_load`` when PyYAML is
+  installed) only adds the students' names and emails to the report.
+
+Only the students' own code is compared: the code between the START/END markers of
+every student file (tools/bundle.py, STUDENT_FILES) and of every notebook code cell,
+region by region, each labelled by file and function (``cs231n/layers.py:
+affine_forward``) or by notebook and nearest heading (``PyTorch.ipynb: Part II.
+Barebones PyTorch``). Regions are compared with the region of the same label in the
+other submission. The starter release's code (the ``--release`` folder, or a release
+built from this repository into a temporary folder) is boilerplate: its fingerprints
+never count as a match.
+
+Matching works on tokens (pygments): comments, docstrings and whitespace are dropped,
+string literals become one placeholder, and every name except attributes (``x.shape``),
+builtins and ``self`` becomes another, so renaming variables, reformatting and rewording
+comments or strings hide nothing. copydetect's winnowing picks the fingerprints: k-grams
+of NOISE_TOKENS tokens, so any copied run of GUARANTEE_TOKENS tokens is caught.
+
+The similarity of A to B is the share of A's fingerprinted tokens (boilerplate excluded)
+that are matched in B's regions of the same labels; both directions are reported. A pair
+is listed when either direction reaches ``--threshold`` and at least one matching region
+(one whose similarity reaches the threshold) has ``--min-tokens`` tokens or more on both
+sides: a one-line answer every correct student writes counts in the scores but never
+flags a pair alone. ``--reference PAST ...`` (earlier terms' submission folders, or
+single bundles or zips of known public solutions) are compared with every submission,
+never among themselves.
+
+Writes into DIR: ``pairs.csv`` (the listed pairs, ranked), ``report.html`` (one
+self-contained page: the histogram of all pairwise scores, the ranked pairs and, for the
+top ``--detail-pairs`` of them, the matching regions side by side with the matched tokens
+highlighted) and ``skipped.csv`` (unreadable submissions and why; also one line each on
+stderr). Everything that comes from a submission is data: HTML-escaped in the report,
+formula-neutralised in the CSVs, never imported or executed, and never used as a path.
+
+Exit status: 0 when the report was written, 1 when the input is unusable (the message
+says why).
+"""
+import argparse
+import ast
+import base64
+import csv
+import html
+import io
+import json
+import multiprocessing
+import os
+import re
+import sys
+import tempfile
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+from copydetect import CodeFingerprint, compare_files
+from copydetect.utils import get_token_coverage, hashed_kgrams
+from pygments.lexers import PythonLexer
+from pygments.token import Comment, Name, String, Text
+from tqdm import tqdm
+
+from staff.grading.intake import (
+    PACKAGE_MARKER,
+    IntakeError,
+    IntakeLimits,
+    read_submission,
+)
+from staff.release import ReleaseError, make_release
+from tools.bundle import MarkerError, blank_magics, cell_source, marker_regions
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SUBMISSION_ZIP = "a2_code_submission.zip"
+GRADESCOPE_METADATA = "submission_metadata.yml"
+
+# Fingerprints are k-grams of this many normalised tokens; winnowing keeps enough of them
+# that every shared run of GUARANTEE_TOKENS tokens is found.
+NOISE_TOKENS = 10
+GUARANTEE_TOKENS = 14
+WINDOW = GUARANTEE_TOKENS - NOISE_TOKENS + 1
+
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_MIN_TOKENS = 20
+DEFAULT_DETAIL_PAIRS = 40
+# Regions named per pair in pairs.csv, and shown side by side per pair in the report.
+LISTED_REGIONS = 5
+SHOWN_REGIONS = 8
+# A hostile submission can hold megabytes in one region; the report shows this much.
+SHOWN_CHARACTERS = 20_000
+
+# The normalised token stream: every name a student could rename becomes NAME_PLACEHOLDER,
+# every string literal STRING_PLACEHOLDER; other tokens keep their text.
+NAME_PLACEHOLDER = "V"
+STRING_PLACEHOLDER = "S"
+_KEPT_NAMES = (Name.Builtin, Name.Exception, Name.Namespace, Name.Decorator)
+_LEXER = PythonLexer()
+# copydetect hashes k-grams of characters; each token becomes one character from a range
+# that no placeholder uses, so a k-gram is k tokens.
+_SYMBOL_BASE, _SYMBOL_RANGE = 0x20000, 0xC0000
+_DEFINITION = re.compile(r"^(\s*)(?:async\s+)?(def|class)\s+(\w+)")
+
+
+class SimilarityError(Exception):
+    """The input cannot be used; the message names the path and the problem."""
+
+
+# ---------------------------------------------------------------------------- tokens
+
+def normalised_tokens(code):
+    """[(token, start, end)] of ``code``: the tokens compared, with their character span.
+
+    Comments, docstrings and whitespace are dropped; a run of string pieces (implicit
+    concatenation, f-string text) is one STRING_PLACEHOLDER; names become
+    NAME_PLACEHOLDER unless they follow a dot (attributes such as ``x.shape``, which a
+    student cannot rename) or are builtins, exceptions, ``self`` or import names.
+    """
+    tokens, in_string = [], False
+    for start, kind, text in _LEXER.get_tokens_unprocessed(code):
+        end = start + len(text)
+        if kind in Comment or kind in Text or kind in String.Doc:
+            continue
+        if kind in String:
+            if in_string:
+                tokens[-1] = (STRING_PLACEHOLDER, tokens[-1][1], end)
+            else:
+                tokens.append((STRING_PLACEHOLDER, start, end))
+            in_string = True
+            continue
+        in_string = False
+        if kind in Name and not any(kind in kept for kept in _KEPT_NAMES) \
+                and not (tokens and tokens[-1][0] == "."):
+            text = NAME_PLACEHOLDER
+        tokens.append((text, start, end))
+    return tokens
+
+
+@cache
+def _symbol(token):
+    if token in (NAME_PLACEHOLDER, STRING_PLACEHOLDER):
+        return token
+    # crc32, not hash(): the same token must map to the same symbol in every process.
+    return chr(_SYMBOL_BASE + zlib.crc32(token.encode("utf-8")) % _SYMBOL_RANGE)
+
+
+def token_symbols(tokens):
+    """The tokens as one string of one character each, the document copydetect fingerprints."""
+    return "".join(_symbol(token) for token, _, _ in tokens)
+
+
+def boilerplate_hashes(codes):
+    """Every k-gram hash of the given pieces of starter code, as a set.
+
+    All k-grams, not only the winnowed ones, so that no fingerprint a student's region
+    shares with the starter code survives, whichever positions winnowing picked there.
+    copydetect's hashes use Python's hash(), which differs between interpreters: the set
+    is only valid in this process and in processes forked from it.
+    """
+    found = set()
+    for code in codes:
+        found.update(hashed_kgrams(token_symbols(normalised_tokens(code)), NOISE_TOKENS).tolist())
+    return found
+
+
+def fingerprint_region(label, code, boilerplate):
+    """copydetect's CodeFingerprint of a region's normalised tokens, boilerplate removed."""
+    symbols = token_symbols(normalised_tokens(code))
+    fingerprint = CodeFingerprint(label, NOISE_TOKENS, WINDOW, filter=False, fp=io.StringIO(symbols))
+    # Removed here rather than by CodeFingerprint's boilerplate argument: that one matches
+    # with np.intersect1d(assume_unique=True) on the winnowed hashes, which repeat when a
+    # k-gram repeats, and so also drops repeated fingerprints that are not boilerplate.
+    kept = {value: places for value, places in fingerprint.hash_idx.items() if value not in boilerplate}
+    fingerprint.hashes = set(kept)
+    fingerprint.hash_idx = kept
+    fingerprint.token_coverage = get_token_coverage(kept, NOISE_TOKENS, len(symbols))
+    return fingerprint, len(symbols)
+
+
+# ---------------------------------------------------------------------------- regions
+
+@dataclass
+class Region:
+    label: str
+    code: str
+    tokens: int
+    fingerprint: CodeFingerprint
+
+
+def _parse(source):
+    try:
+        return ast.parse(blank_magics(source))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _functions_by_ast(tree):
+    """[(first line, last line, qualified name such as ``Class.method``)] of every function."""
+    found = []
+
+    def visit(node, parents):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                if not isinstance(child, ast.ClassDef):
+                    found.append((child.lineno, child.end_lineno or child.lineno,
+                                  ".".join(parents + [child.name])))
+                visit(child, parents + [child.name])
+            elif isinstance(child, ast.stmt):
+                visit(child, parents)
+
+    visit(tree, [])
+    return found
+
+
+def _innermost(functions, line_number):
+    """The innermost of the functions around a line (the one that starts last), or None."""
+    around = [(first, name) for first, last, name in functions if first <= line_number <= last]
+    return max(around)[1] if around else None
+
+
+def _function_by_indentation(lines, index):
+    """The same name as _functions_by_ast gives, read from the def/class lines above a line
+    (for code that does not parse, so its regions still get the labels of the others)."""
+    chain, limit = [], len(lines[index]) - len(lines[index].lstrip())
+    for line in reversed(lines[:index]):
+        match = _DEFINITION.match(line)
+        if match and len(match.group(1)) < limit:
+            chain.insert(0, (match.group(2), match.group(3)))
+            limit = len(match.group(1))
+            if limit == 0:
+                break
+    while chain and chain[-1][0] == "class":
+        chain.pop()
+    return ".".join(name for _, name in chain) or None
+
+
+def _enclosing_functions(source, lines, starts):
+    if not starts:
+        return []
+    tree = _parse(source)
+    if tree is not None:
+        functions = _functions_by_ast(tree)
+        return [_innermost(functions, start + 1) for start in starts]
+    return [_function_by_indentation(lines, start) for start in starts]
+
+
+def _numbered(labels):
+    """The labels, with " (part N)" added to those that occur more than once."""
+    counts, seen = Counter(labels), Counter()
+    for label in labels:
+        seen[label] += 1
+        yield f"{label} (part {seen[label]})" if counts[label] > 1 else label
+
+
+def python_regions(name, source):
+    """[(label, code)] of the student regions of a .py file; raises MarkerError."""
+    lines = source.split("\n")
+    spans = marker_regions(lines, name)
+    functions = _enclosing_functions(source, lines, [start for start, _ in spans])
+    labels = [f"{name}: {function}" if function else name for function in functions]
+    return [(label, "\n".join(lines[start + 1 : end]))
+            for label, (start, end) in zip(_numbered(labels), spans)]
+
+
+def _headings(source):
+    return [line.lstrip("#").strip() for line in source.split("\n") if line.startswith("#")]
+
+
+def notebook_regions(name, data):
+    """([(label, code)], notes) of the student regions of a notebook's code cells.
+
+    A cell with broken markers is left out with a note; a file that is not a notebook
+    raises ValueError.
+    """
+    try:
+        notebook = json.loads(data.decode("utf-8", errors="replace"))
+    except ValueError as error:
+        raise ValueError(f"{name} is not a readable notebook ({error})") from None
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    if not isinstance(cells, list):
+        raise ValueError(f"{name} is not a notebook (no list of cells)")
+    found, notes, heading = [], [], None
+    for index, cell in enumerate(cells):
+        if not isinstance(cell, dict):
+            continue
+        try:
+            source = cell_source(cell)
+            if not isinstance(source, str):
+                raise TypeError("source is neither text nor a list of lines")
+        except TypeError as error:
+            notes.append(f"{name}, cell {index + 1}: unreadable source ({error}); not compared")
+            continue
+        if cell.get("cell_type") == "markdown":
+            heading = (_headings(source) or [heading])[-1]
+            continue
+        if cell.get("cell_type") != "code":
+            continue
+        lines = source.split("\n")
+        try:
+            spans = marker_regions(lines, f"{name}, cell {index + 1}")
+        except MarkerError as error:
+            notes.append(f"{error}; this cell is not compared")
+            continue
+        functions = _enclosing_functions(source, lines, [start for start, _ in spans])
+        for (start, end), function in zip(spans, functions):
+            label = f"{name}: {heading or 'before the first heading'}"
+            found.append((label + (f" / {function}" if function else ""),
+                          "\n".join(lines[start + 1 : end])))
+    labels = list(_numbered([label for label, _ in found]))
+    return [(label, code) for label, (_, code) in zip(labels, found)], notes
+
+
+def submission_regions(sources, notebooks):
+    """([(label, code)], notes) of every student region of one submission."""
+    found, notes = [], []
+    for name in sorted(sources):
+        try:
+            found += python_regions(name, sources[name].decode("utf-8", errors="replace"))
+        except MarkerError as error:
+            notes.append(f"{error}; {name} is not compared")
+    for name in sorted(notebooks):
+        try:
+            regions, cell_notes = notebook_regions(name, notebooks[name])
+        except ValueError as error:
+            notes.append(f"{error}; not compared")
+            continue
+        found += regions
+        notes += cell_notes
+    return found, notes
+
+
+def release_code(release):
+    """The starter code of a release folder: its student files, and its notebooks' code cells."""
+    try:
+        sources, notebooks, _ = read_submission(release)
+    except IntakeError as error:
+        raise SimilarityError(f"the release {release} cannot be read: {error}") from None
+    codes = [data.decode("utf-8", errors="replace") for data in sources.values()]
+    for name, data in notebooks.items():
+        try:
+            cells = json.loads(data.decode("utf-8"))["cells"]
+        except (ValueError, KeyError, TypeError) as error:
+            raise SimilarityError(f"the release notebook {name} cannot be read ({error})") from None
+        codes += [cell_source(cell) for cell in cells if cell.get("cell_type") == "code"]
+    if not codes:
+        raise SimilarityError(f"the release {release} holds no student files nor notebooks")
+    return codes
+
+
+# ---------------------------------------------------------------------------- submissions
+
+@dataclass
+class Entry:
+    """One submission to read: who (as named by its folder or file), where, and from
+    which corpus (the class, or a reference)."""
+    student: str
+    path: Path
+    where: str
+    names: str = ""
+    reference: bool = False
+
+
+@dataclass
+class Submission:
+    entry: Entry
+    regions: dict
+    coverage: int
+    notes: list = field(default_factory=list)
+
+
+def _gradescope_names(root):
+    """{submission folder: "Name <email>; ..."} from Gradescope's metadata, or {}."""
+    path = root / GRADESCOPE_METADATA
+    if not path.is_file():
+        return {}
+    try:
+        import yaml
+    except ImportError:
+        print(f"note: PyYAML is not installed; {path} is not read, the report names no students",
+              file=sys.stderr)
+        return {}
+    try:
+        metadata = yaml.safe_load(path.read_text(encoding="utf-8", errors="replace"))
+    except (yaml.YAMLError, OSError) as error:
+        print(f"note: {path} cannot be read ({error}); the report names no students", file=sys.stderr)
+        return {}
+    names = {}
+    for folder, record in (metadata.items() if isinstance(metadata, dict) else ()):
+        submitters = record.get(":submitters", record.get("submitters")) if isinstance(record, dict) else None
+        people = []
+        for person in submitters if isinstance(submitters, list) else ():
+            if isinstance(person, dict):
+                name = person.get(":name", person.get("name", ""))
+                email = person.get(":email", person.get("email", ""))
+                people.append(f"{name} <{email}>" if email else str(name))
+        names[str(folder)] = "; ".join(people)
+    return names
+
+
+def submission_path(folder):
+    """Where a student's folder holds the submission: its zip, or the folder as a bundle."""
+    if (folder / SUBMISSION_ZIP).is_file():
+        return folder / SUBMISSION_ZIP
+    if (folder / PACKAGE_MARKER).is_file() or any((child / PACKAGE_MARKER).is_file()
+                                                  for child in folder.iterdir() if child.is_dir()):
+        return folder
+    zips = sorted(folder.glob("*.zip"))
+    # Anything else is left to read_submission, whose error then says what is missing.
+    return zips[0] if len(zips) == 1 else folder
+
+
+def discover(root, reference=False, prefix=""):
+    """(entries, skipped) of a folder of submissions, in any of the accepted layouts."""
+    root = Path(root)
+    if not root.is_dir():
+        raise SimilarityError(f"{root} is not a folder of submissions")
+    if (root / PACKAGE_MARKER).is_file():
+        raise SimilarityError(f"{root} is a single bundle; give the folder that holds one "
+                              "submission per student")
+    names = _gradescope_names(root)
+    entries, skipped = [], []
+    for child in sorted(root.iterdir()):
+        if child.name.startswith(".") or child.name == GRADESCOPE_METADATA:
+            continue
+        student, where = prefix + (child.stem if child.is_file() else child.name), prefix + child.name
+        if child.is_symlink():
+            skipped.append((student, where, "a symbolic link, not followed"))
+        elif child.is_dir():
+            try:
+                entries.append(Entry(student, submission_path(child), where, names.get(child.name, ""), reference))
+            except OSError as error:
+                skipped.append((student, where, f"cannot be read ({error})"))
+        elif child.suffix.lower() == ".zip":
+            entries.append(Entry(student, child, where, names.get(child.name, ""), reference))
+        else:
+            skipped.append((student, where, "neither a zip file nor a folder"))
+    return entries, skipped
+
+
+def reference_entries(paths):
+    """(entries, skipped) of the --reference corpora: class folders, or single bundles or zips."""
+    entries, skipped = [], []
+    for path in map(Path, paths):
+        if path.is_file() or (path / PACKAGE_MARKER).is_file():
+            entries.append(Entry(f"{path.name}", path, str(path), reference=True))
+        elif path.is_dir():
+            found, missed = discover(path, reference=True, prefix=f"{path.name}/")
+            entries += found
+            skipped += missed
+        else:
+            raise SimilarityError(f"the reference {path} is neither a folder nor a zip file")
+    return entries, skipped
+
+
+def _unique_students(entries):
+    """Distinct student ids: a later duplicate (``alice.zip`` beside ``alice/``) gets a suffix."""
+    seen = Counter()
+    for entry in entries:
+        seen[entry.student] += 1
+        if seen[entry.student] > 1:
+            entry.student = f"{entry.student} ({seen[entry.student]})"
+    return entries
+
+
+# ---------------------------------------------------------------------------- workers
+
+# What the worker processes need, set by _share in each (inherited through fork).
+_SHARED = {}
+
+
+def _share(state):
+    _SHARED.update(state)
+
+
+def _pool(jobs, state):
+    """A fork pool sharing ``state``, or None for in-process work.
+
+    Only fork: copydetect's fingerprints are Python hash() values, which agree between
+    processes only when they are forked from one interpreter.
+    """
+    _share(state)
+    if jobs <= 1:
+        return None
+    if "fork" not in multiprocessing.get_all_start_methods():
+        print("note: this platform cannot fork; running in one process", file=sys.stderr)
+        return None
+    return multiprocessing.get_context("fork").Pool(jobs, initializer=_share, initargs=(state,))
+
+
+def _mapped(pool, function, items, chunksize=1):
+    return pool.imap_unordered(function, items, chunksize) if pool else map(function, items)
+
+
+def load_submission(entry):
+    """(entry, Submission or None, reason it was skipped or None)."""
+    try:
+        sources, notebooks, notes = read_submission(entry.path, _SHARED["limits"])
+        found, region_notes = submission_regions(sources, notebooks)
+        regions = {}
+        for label, code in found:
+            fingerprint, tokens = fingerprint_region(label, code, _SHARED["boilerplate"])
+            regions[label] = Region(label, code, tokens, fingerprint)
+        coverage = sum(region.fingerprint.token_coverage for region in regions.values())
+        return entry, Submission(entry, regions, int(coverage), notes + region_notes), None
+    except IntakeError as error:
+        return entry, None, str(error)
+    except OSError as error:
+        return entry, None, f"cannot be read ({error})"
+    except Exception as error:  # a hostile submission must never stop the class's run
+        return entry, None, f"could not be analysed ({type(error).__name__}: {error})"
+
+
+@dataclass
+class PairResult:
+    first: Submission
+    second: Submission
+    first_to_second: float
+    second_to_first: float
+    # (label, similarity of first's region, of second's region, smaller token count)
+    regions: list
+    matching: int
+
+    @property
+    def score(self):
+        return max(self.first_to_second, self.second_to_first)
+
+
+def matched_tokens(fingerprint, shared):
+    """How many tokens of a region the fingerprints ``shared`` cover: the length of the
+    union of their k-grams, which is what compare_files counts, without its numpy
+    overhead, which dominates for the few fingerprints most pairs share."""
+    covered, reach = 0, 0
+    for start in sorted(place for value in shared for place in fingerprint.hash_idx[value]):
+        end = start + fingerprint.k
+        if end > reach:
+            covered += end - max(start, reach)
+            reach = end
+    return covered
+
+
+def compare_submissions(first, second, threshold, min_tokens):
+    """PairResult of two submissions, region by region over the labels they share."""
+    matched_first = matched_second = 0
+    regions, matching = [], 0
+    for label, region in first.regions.items():
+        other = second.regions.get(label)
+        if other is None:
+            continue
+        shared = region.fingerprint.hashes & other.fingerprint.hashes
+        if not shared:
+            continue
+        matched, other_matched = matched_tokens(region.fingerprint, shared), matched_tokens(other.fingerprint, shared)
+        matched_first += matched
+        matched_second += other_matched
+        similarity = matched / region.fingerprint.token_coverage
+        other_similarity = other_matched / other.fingerprint.token_coverage
+        tokens = min(region.tokens, other.tokens)
+        regions.append((label, similarity, other_similarity, tokens))
+        if max(similarity, other_similarity) >= threshold and tokens >= min_tokens:
+            matching += 1
+    regions.sort(key=lambda item: (-max(item[1], item[2]), -item[3]))
+    return PairResult(first, second,
+                      matched_first / first.coverage if first.coverage else 0.0,
+                      matched_second / second.coverage if second.coverage else 0.0,
+                      regions, matching)
+
+
+def _compare_row(index):
+    """(pairs compared, their scores, the listed pairs) of submission ``index`` against the
+    later submissions of the class and against every reference. A listed pair comes back
+    as (position among those others, PairResult without its submissions), so that no
+    submission is copied back from a worker."""
+    students, references = _SHARED["students"], _SHARED["references"]
+    threshold, min_tokens = _SHARED["threshold"], _SHARED["min_tokens"]
+    scores, listed = [], []
+    for position, other in enumerate(students[index + 1 :] + references):
+        result = compare_submissions(students[index], other, threshold, min_tokens)
+        scores.append(result.score)
+        if result.score >= threshold and result.matching:
+            result.first = result.second = None
+            listed.append((position, result))
+    return index, scores, listed
+
+
+# ---------------------------------------------------------------------------- the run
+
+@dataclass
+class Report:
+    students: list
+    references: list
+    skipped: list
+    pairs: list
+    scores: np.ndarray
+
+
+def analyse(submissions_dir, release=None, references=(), min_tokens=DEFAULT_MIN_TOKENS,
+            jobs=1, threshold=DEFAULT_THRESHOLD, limits=None):
+    """The Report of a class: every submission read and compared, the pairs ranked."""
+    if not 0 < threshold <= 1:
+        raise SimilarityError(f"the threshold must be in (0, 1], not {threshold}")
+    if min_tokens < 1:
+        raise SimilarityError(f"--min-tokens must be at least 1, not {min_tokens}")
+    entries, skipped = discover(submissions_dir)
+    reference_found, reference_skipped = reference_entries(references)
+    entries = _unique_students(entries + reference_found)
+    skipped += reference_skipped
+
+    if release is None:
+        with tempfile.TemporaryDirectory(prefix="similarity-release-") as folder:
+            print("building the starter release from this repository ...", file=sys.stderr)
+            try:
+                make_release(REPO_ROOT, folder)
+            except ReleaseError as error:
+                raise SimilarityError(f"the starter release cannot be built: {error}") from None
+            codes = release_code(Path(folder))
+    else:
+        if not Path(release).is_dir():
+            raise SimilarityError(f"the release {release} is not a folder")
+        codes = release_code(Path(release))
+    state = {"boilerplate": boilerplate_hashes(codes), "limits": limits or IntakeLimits()}
+
+    students, reference_subs = [], []
+    pool = _pool(jobs, state)
+    try:
+        loaded = _mapped(pool, load_submission, entries, chunksize=2)
+        for entry, submission, reason in tqdm(loaded, total=len(entries), desc="fingerprinting",
+                                              unit="submission"):
+            if submission is None:
+                skipped.append((entry.student, entry.where, reason))
+            else:
+                (reference_subs if entry.reference else students).append(submission)
+    finally:
+        if pool:
+            pool.close()
+            pool.join()
+    # Workers finish in any order; the report and the pairs' order must not depend on it.
+    students.sort(key=lambda submission: submission.entry.student)
+    reference_subs.sort(key=lambda submission: submission.entry.student)
+    for student, where, reason in skipped:
+        print(f"skipped {student!r} ({where}): {reason}", file=sys.stderr)
+
+    state.update(students=students, references=reference_subs, threshold=threshold, min_tokens=min_tokens)
+    total = len(students) * (len(students) - 1) // 2 + len(students) * len(reference_subs)
+    scores, pairs = [], []
+    pool = _pool(jobs, state)
+    try:
+        with tqdm(total=total, desc="comparing", unit="pair") as progress:
+            for index, row_scores, listed in _mapped(pool, _compare_row, range(len(students))):
+                others = students[index + 1 :] + reference_subs
+                for position, result in listed:
+                    result.first, result.second = students[index], others[position]
+                    pairs.append(result)
+                scores += row_scores
+                progress.update(len(row_scores))
+    finally:
+        if pool:
+            pool.close()
+            pool.join()
+    pairs.sort(key=lambda pair: (-pair.score, -min(pair.first_to_second, pair.second_to_first),
+                                 pair.first.entry.student, pair.second.entry.student))
+    return Report(students, reference_subs, sorted(skipped), pairs, np.asarray(scores, dtype=np.float32))
+
+
+# ---------------------------------------------------------------------------- CSV
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A cell that a spreadsheet shows as text: one starting like a formula gets a ``'``."""
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def _write_csv(path, header, rows):
+    with open(path, "w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow([csv_cell(value) for value in row])
+
+
+def _percent(value):
+    return f"{100 * value:.0f}%"
+
+
+def write_pairs_csv(report, path):
+    rows = []
+    for rank, pair in enumerate(report.pairs, 1):
+        top = "; ".join(f"{label} ({_percent(max(first, second))})"
+                        for label, first, second, _ in pair.regions[:LISTED_REGIONS])
+        rows.append([rank, pair.first.entry.student, pair.second.entry.student,
+                     "reference" if pair.second.entry.reference else "class",
+                     pair.first.entry.names, pair.second.entry.names,
+                     f"{pair.first_to_second:.3f}", f"{pair.second_to_first:.3f}",
+                     pair.matching, top])
+    _write_csv(path, ["rank", "student_a", "student_b", "b_is", "names_a", "names_b",
+                      "similarity_a_to_b", "similarity_b_to_a", "matching_regions", "top_regions"], rows)
+
+
+def write_skipped_csv(report, path):
+    _write_csv(path, ["student", "where", "reason"], report.skipped)
+
+
+# ---------------------------------------------------------------------------- HTML
+
+_STYLE = """
+body { font-family: sans-serif; margin: 1.5em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
+th { background: #f0f0f0; }
+.pair { border-top: 2px solid #888; margin-top: 2em; }
+.sides { display: grid; grid-template-columns: 1fr 1fr; gap: 0.75em; }
+pre { background: #fafafa; border: 1px solid #ddd; padding: 0.5em; overflow-x: auto;
+      font-size: 12px; white-space: pre; margin: 0; }
+mark { background: #ffd86b; }
+.muted { color: #777; }
+"""
+# The page may show inline styles and data: images, and load nothing else.
+_CONTENT_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+
+
+def _escape(value):
+    return html.escape(str(value), quote=True)
+
+
+def highlighted(code, slices, tokens):
+    """HTML of ``code`` with the copydetect slices (token positions) marked."""
+    spans = [(tokens[start][1], tokens[end - 1][2]) for start, end in zip(*np.asarray(slices, dtype=int))
+             if 0 <= start < end <= len(tokens)]
+    shown, limit = code[:SHOWN_CHARACTERS], min(len(code), SHOWN_CHARACTERS)
+    pieces, position = [], 0
+    for start, end in sorted(spans):
+        start, end = max(start, position), min(end, limit)
+        if start >= end:
+            continue
+        pieces += [_escape(shown[position:start]), "<mark>", _escape(shown[start:end]), "</mark>"]
+        position = end
+    pieces.append(_escape(shown[position:]))
+    if len(code) > SHOWN_CHARACTERS:
+        pieces.append(f'\n<span class="muted">... {len(code) - SHOWN_CHARACTERS} more characters</span>')
+    return "".join(pieces)
+
+
+def histogram_png(scores, threshold):
+    """A PNG (bytes) of the distribution of all pairwise scores."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 3), dpi=100)
+    axes.hist(scores, bins=np.linspace(0, 1, 51), color="#4c72b0")
+    axes.set_yscale("log")
+    axes.axvline(threshold, color="#c44e52", linestyle="--", label=f"threshold {threshold:g}")
+    above = int(np.sum(scores >= threshold))
+    axes.set_title(f"{len(scores)} pairs; {above} at or above the threshold")
+    axes.set_xlabel("similarity (the larger direction)")
+    axes.set_ylabel("pairs (log scale)")
+    axes.legend()
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def _pair_detail(pair, number):
+    first, second = pair.first, pair.second
+    parts = [(f'<section class="pair" id="pair-{number}"><h3>{number}. {_escape(first.entry.student)} '
+              f'&harr; {_escape(second.entry.student)}</h3>'),
+             (f"<p>{_percent(pair.first_to_second)} of {_escape(first.entry.student)}'s code matched in "
+              f"{_escape(second.entry.student)}'s; {_percent(pair.second_to_first)} the other way; "
+              f"{pair.matching} matching region(s).</p>")]
+    for label, similarity, other_similarity, _ in pair.regions[:SHOWN_REGIONS]:
+        region, other = first.regions[label], second.regions[label]
+        _, _, (slices, other_slices) = compare_files(region.fingerprint, other.fingerprint)
+        parts.append(f"<h4>{_escape(label)} <span class=\"muted\">({_percent(similarity)} / "
+                     f"{_percent(other_similarity)})</span></h4><div class=\"sides\">"
+                     f"<pre>{highlighted(region.code, slices, normalised_tokens(region.code))}</pre>"
+                     f"<pre>{highlighted(other.code, other_slices, normalised_tokens(other.code))}</pre></div>")
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def write_html(report, path, threshold, min_tokens, detail_pairs, release_name):
+    png = base64.b64encode(histogram_png(report.scores, threshold)).decode("ascii")
+    rows = []
+    for number, pair in enumerate(report.pairs, 1):
+        name = (f'<a href="#pair-{number}">{number}</a>' if number <= detail_pairs else str(number))
+        top = "<br>".join(f"{_escape(label)} ({_percent(max(first, second))})"
+                          for label, first, second, _ in pair.regions[:LISTED_REGIONS])
+        rows.append(f"<tr><td>{name}</td><td>{_escape(pair.first.entry.student)}<br>"
+                    f"<span class=\"muted\">{_escape(pair.first.entry.names)}</span></td>"
+                    f"<td>{_escape(pair.second.entry.student)}"
+                    f"{' (reference)' if pair.second.entry.reference else ''}<br>"
+                    f"<span class=\"muted\">{_escape(pair.second.entry.names)}</span></td>"
+                    f"<td>{_percent(pair.first_to_second)}</td><td>{_percent(pair.second_to_first)}</td>"
+                    f"<td>{pair.matching}</td><td>{top}</td></tr>")
+    skipped = "".join(f"<tr><td>{_escape(student)}</td><td>{_escape(where)}</td><td>{_escape(reason)}</td></tr>"
+                      for student, where, reason in report.skipped)
+    notes = "".join(f"<tr><td>{_escape(submission.entry.student)}</td><td>{_escape(note)}</td></tr>"
+                    for submission in report.students + report.references for note in submission.notes)
+    page = [
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
+        f'<meta http-equiv="Content-Security-Policy" content="{_CONTENT_POLICY}">',
+        f"<title>Similarity report</title><style>{_STYLE}</style></head><body>",
+        "<h1>Similarity report</h1>",
+        f"<p>{len(report.students)} submissions compared with each other"
+        + (f" and with {len(report.references)} reference(s)" if report.references else "")
+        + f"; {len(report.skipped)} skipped; {len(report.scores)} pairs; {len(report.pairs)} listed "
+        f"(similarity at least {_percent(threshold)} and a matching region of at least {min_tokens} tokens). "
+        f"Starter code from {_escape(release_name)} is excluded. A similarity is the share of one "
+        "student's own code (boilerplate excluded) whose fingerprints are found in the other's.</p>",
+        f'<img alt="histogram of all pairwise similarity scores" src="data:image/png;base64,{png}">',
+        "<h2>Pairs</h2>",
+        ("<table><tr><th>#</th><th>A</th><th>B</th><th>A&rarr;B</th><th>B&rarr;A</th>"
+         "<th>matching regions</th><th>most similar regions</th></tr>" + "".join(rows) + "</table>")
+        if rows else "<p>No pair reaches the threshold.</p>",
+        "".join(_pair_detail(pair, number) for number, pair in enumerate(report.pairs[:detail_pairs], 1)),
+        "<h2>Skipped submissions</h2>",
+        f"<table><tr><th>student</th><th>where</th><th>reason</th></tr>{skipped}</table>"
+        if skipped else "<p>None.</p>",
+        "<h2>Notes on the submissions read</h2>",
+        f"<table><tr><th>student</th><th>note</th></tr>{notes}</table>" if notes else "<p>None.</p>",
+        "</body></html>\n",
+    ]
+    Path(path).write_text("\n".join(page), encoding="utf-8")
+
+
+def write_outputs(report, out_dir, threshold, min_tokens, detail_pairs, release_name):
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SimilarityError(f"the output {out_dir} exists and is not a folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_pairs_csv(report, out_dir / "pairs.csv")
+    write_skipped_csv(report, out_dir / "skipped.csv")
+    write_html(report, out_dir / "report.html", threshold, min_tokens, detail_pairs, release_name)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("submissions", help="the class's submissions (see the layouts above)")
+    parser.add_argument("--out", required=True, help="folder for pairs.csv, report.html and skipped.csv")
+    parser.add_argument("--release", help="the starter release folder (default: built from this repository)")
+    parser.add_argument("--reference", nargs="+", default=[], metavar="PAST",
+                        help="earlier terms' submission folders, or bundles or zips of known solutions")
+    parser.add_argument("--min-tokens", type=int, default=DEFAULT_MIN_TOKENS,
+                        help=f"smallest region that flags a pair on its own (default {DEFAULT_MIN_TOKENS})")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="worker processes (default: one per CPU)")
+    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+                        help=f"similarity from which a pair is listed (default {DEFAULT_THRESHOLD})")
+    parser.add_argument("--detail-pairs", type=int, default=DEFAULT_DETAIL_PAIRS,
+                        help=f"pairs shown side by side in the report (default {DEFAULT_DETAIL_PAIRS})")
+    args = parser.parse_args(argv)
+    try:
+        report = analyse(args.submissions, args.release, args.reference, args.min_tokens,
+                         max(1, args.jobs), args.threshold)
+        write_outputs(report, args.out, args.threshold, args.min_tokens, args.detail_pairs,
+                      args.release or "a release built from this repository")
+    except SimilarityError as error:
+        print(f"ERROR: {error}", file=sys.stderr)
+        return 1
+    print(f"{len(report.pairs)} pair(s) listed of {len(report.scores)}; {len(report.skipped)} "
+          f"submission(s) skipped; wrote {Path(args.out) / 'report.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""The similarity report (staff/similarity.py) on a small class built from the solution
+and the starter release: disguised copies rank first, independent answers and untouched
+releases do not match, a one-function copy shows up as that region, broken submissions
+are skipped with their reason, and student data stays data in the CSV and the HTML."""
+import csv
+import json
+import random
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+from copydetect import compare_files
+
+from benchmarks.bench_similarity import (
+    ALTERNATIVE_ANSWERS,
+    disguise,
+    fill_bundle,
+    read_bundle,
+    solution_answers,
+    write_bundle,
+)
+from staff import similarity
+from staff.release import make_release
+from tools.bundle import END_MARKER, START_MARKER
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SOFTMAX = "cs231n/layers.py: softmax_loss"
+SVM = "cs231n/layers.py: svm_loss"
+# A folder name cannot hold "/", so the id's markup is an element that needs no closing tag.
+HOSTILE_ID = '=HYPERLINK("evil")<img src=x onerror=alert(1)>'
+HOSTILE_COMMENT = "# <script>alert('region')</script> =HYPERLINK(\"x\")"
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("release") / "bundle"
+    make_release(REPO_ROOT, folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def solution():
+    return read_bundle(REPO_ROOT)
+
+
+def _zip(path, files):
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+
+
+@pytest.fixture(scope="module")
+def class_run(tmp_path_factory, release, solution):
+    """(report, output folder) of a class in mixed layouts: bundle folders, a flat zip,
+    a student folder holding a2_code_submission.zip, and broken zips."""
+    root = tmp_path_factory.mktemp("class")
+    released = read_bundle(release)
+    answers = solution_answers(solution)
+    write_bundle(root / "solution", solution)
+    write_bundle(root / "disguised", disguise(solution, random.Random(5)))
+    write_bundle(root / "release_a", released)
+    write_bundle(root / "release_b", released)
+    _zip(root / "independent.zip", fill_bundle(released, ALTERNATIVE_ANSWERS))
+    (root / "one_function").mkdir()
+    _zip(root / "one_function" / "a2_code_submission.zip",
+         fill_bundle(released, {SOFTMAX: textwrap.dedent(answers[SOFTMAX])}))
+    write_bundle(root / HOSTILE_ID,
+                 fill_bundle(released, {SVM: HOSTILE_COMMENT + "\n" + textwrap.dedent(answers[SVM])}))
+    (root / "broken.zip").write_bytes(b"PK\x03\x04 this is not a zip archive")
+    (root / "truncated").mkdir()
+    (root / "truncated" / "a2_code_submission.zip").write_bytes(b"garbage")
+
+    report = similarity.analyse(root, release, jobs=1)
+    out = tmp_path_factory.mktemp("report")
+    similarity.write_outputs(report, out, similarity.DEFAULT_THRESHOLD, similarity.DEFAULT_MIN_TOKENS,
+                             similarity.DEFAULT_DETAIL_PAIRS, str(release))
+    return report, out
+
+
+def _pair(report, first, second):
+    for pair in report.pairs:
+        if {pair.first.entry.student, pair.second.entry.student} == {first, second}:
+            return pair
+    return None
+
+
+def _submission(report, student):
+    return next(submission for submission in report.students if submission.entry.student == student)
+
+
+def _compared(report, first, second):
+    """The PairResult of two students, listed or not, with the first one first."""
+    return similarity.compare_submissions(_submission(report, first), _submission(report, second),
+                                          similarity.DEFAULT_THRESHOLD, similarity.DEFAULT_MIN_TOKENS)
+
+
+def test_disguised_copy_ranks_first_with_a_high_score(class_run):
+    report, _ = class_run
+    pair = _pair(report, "solution", "disguised")
+    assert pair is not None
+    assert min(pair.first_to_second, pair.second_to_first) > 0.9
+    assert pair.matching > 40
+    # No pair ranks above it that is not itself a copy of the solution's code.
+    ranked_above = report.pairs[: report.pairs.index(pair)]
+    assert all({"solution", "disguised"} & {p.first.entry.student, p.second.entry.student} for p in ranked_above)
+    assert report.pairs[0].score == pytest.approx(1.0)
+
+
+def test_independent_implementations_score_low(class_run):
+    report, _ = class_run
+    pair = _compared(report, "independent", "solution")
+    assert _submission(report, "independent").coverage > 100
+    assert pair.first_to_second < 0.3 and pair.second_to_first < 0.3
+    assert pair.matching == 0
+    assert _pair(report, "independent", "solution") is None
+
+
+def test_untouched_releases_score_zero(class_run):
+    report, _ = class_run
+    assert _submission(report, "release_a").coverage == 0
+    pair = _compared(report, "release_a", "release_b")
+    assert (pair.first_to_second, pair.second_to_first, pair.regions) == (0.0, 0.0, [])
+    solution_pair = _compared(report, "release_a", "solution")
+    assert solution_pair.first_to_second == solution_pair.second_to_first == 0.0
+
+
+def test_a_copy_of_one_function_shows_up_as_that_region(class_run):
+    report, _ = class_run
+    pair = _pair(report, "one_function", "solution")
+    assert pair is not None
+    assert pair.matching == 1
+    assert pair.regions[0][0] == SOFTMAX
+    copier_side = pair.first_to_second if pair.first.entry.student == "one_function" else pair.second_to_first
+    assert copier_side > 0.9
+
+
+def test_broken_submissions_are_skipped_with_their_reason(class_run):
+    report, out = class_run
+    reasons = {student: reason for student, _, reason in report.skipped}
+    assert "not a readable zip archive" in reasons["broken"]
+    assert "not a readable zip archive" in reasons["truncated"]
+    with open(out / "skipped.csv", newline="", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    assert {row["student"] for row in rows} == {"broken", "truncated"}
+    assert len(report.students) == 7
+
+
+def test_student_data_is_neutralised_in_the_csv(class_run):
+    _, out = class_run
+    with open(out / "pairs.csv", newline="", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    hostile = [row for row in rows if HOSTILE_ID in (row["student_a"][1:], row["student_b"][1:])]
+    assert hostile, "the hostile submission's copy of svm_loss is listed"
+    for row in rows:
+        for value in row.values():
+            assert not value.startswith(("=", "+", "-", "@", "\t", "\r"))
+    assert [similarity.csv_cell(text) for text in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "ok")] \
+        == ["'=1+1", "'+1", "'-1", "'@SUM(A1)", "'\tx", "'\rx", "ok"]
+
+
+def test_student_data_is_escaped_in_the_html(class_run):
+    _, out = class_run
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "<script" not in page and "<img src=x" not in page
+    assert "=HYPERLINK(&quot;evil&quot;)&lt;img src=x onerror=alert(1)&gt;" in page  # the student id
+    assert "&lt;script&gt;alert(&#x27;region&#x27;)&lt;/script&gt;" in page  # the comment, in the region shown
+    assert "<mark>" in page
+    # Self-contained: the one image is inline, nothing is fetched from elsewhere.
+    assert 'src="data:image/png;base64,' in page
+    assert "http://" not in page and "https://" not in page
+
+
+def test_matched_tokens_agree_with_copydetect(class_run):
+    report, _ = class_run
+    region, other = _submission(report, "solution").regions[SOFTMAX], _submission(report, "disguised").regions[SOFTMAX]
+    matched, (_, similarity_second), _ = compare_files(region.fingerprint, other.fingerprint)
+    shared = region.fingerprint.hashes & other.fingerprint.hashes
+    assert similarity.matched_tokens(region.fingerprint, shared) == matched > 0
+    assert similarity.matched_tokens(other.fingerprint, shared) == \
+        pytest.approx(similarity_second * other.fingerprint.token_coverage)
+
+
+def test_tokens_ignore_names_layout_comments_and_strings():
+    first = "    total = np.sum(x * w, axis=1)  # sum it\n    label = 'mean'\n"
+    second = "    acc=np.sum( inputs*weights,\n        axis=1)\n    # reworded\n    tag = \"other\" \"text\"\n"
+    tokens = [token for token, _, _ in similarity.normalised_tokens(first)]
+    assert tokens == [token for token, _, _ in similarity.normalised_tokens(second)]
+    assert "sum" in tokens and "np" not in tokens
+    assert [token for token, _, _ in similarity.normalised_tokens("y = np.mean(x)")] != tokens
+
+
+def test_regions_are_labelled_by_function_and_heading():
+    code = (f"class Net:\n    def loss(self, x):\n        {START_MARKER}\n        y = x\n        {END_MARKER}\n"
+            f"        {START_MARKER}\n        z = x\n        {END_MARKER}\n")
+    assert [label for label, _ in similarity.python_regions("cs231n/classifiers/fc_net.py", code)] == \
+        ["cs231n/classifiers/fc_net.py: Net.loss (part 1)", "cs231n/classifiers/fc_net.py: Net.loss (part 2)"]
+    # Code that does not parse gets the same labels, from the def lines above it.
+    broken = code.replace("y = x", "y = = x")
+    assert [label for label, _ in similarity.python_regions("f.py", broken)] == \
+        ["f.py: Net.loss (part 1)", "f.py: Net.loss (part 2)"]
+
+    notebook = {"cells": [
+        {"cell_type": "markdown", "source": ["# Part II. Barebones PyTorch\n", "Some prose."]},
+        {"cell_type": "code", "source": f"%matplotlib inline\n{START_MARKER}\nx = 1\n{END_MARKER}\n", "outputs": []},
+        {"cell_type": "code", "source": f"def step(x):\n    {START_MARKER}\n    return x\n    {END_MARKER}\n"},
+    ]}
+    regions, notes = similarity.notebook_regions("PyTorch.ipynb", json.dumps(notebook).encode())
+    assert regions == [("PyTorch.ipynb: Part II. Barebones PyTorch", "x = 1"),
+                       ("PyTorch.ipynb: Part II. Barebones PyTorch / step", "    return x")]
+    assert notes == []
+
+
+def test_layouts_gradescope_and_flat(tmp_path):
+    (tmp_path / "submission_metadata.yml").write_text(textwrap.dedent("""\
+        submission_101:
+          :submitters:
+          - :name: Ada Lovelace
+            :email: ada@example.edu
+        """), encoding="utf-8")
+    (tmp_path / "submission_101").mkdir()
+    (tmp_path / "submission_101" / "a2_code_submission.zip").write_bytes(b"")
+    (tmp_path / "bob.zip").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("not a submission", encoding="utf-8")
+    entries, skipped = similarity.discover(tmp_path)
+    assert [(entry.student, entry.path.name, entry.names) for entry in entries] == [
+        ("bob", "bob.zip", ""),
+        ("submission_101", "a2_code_submission.zip", "Ada Lovelace <ada@example.edu>")]
+    assert skipped == [("notes", "notes.txt", "neither a zip file nor a folder")]
+
+
+def test_bad_input_is_a_clear_error(tmp_path, capsys):
+    assert similarity.main([str(tmp_path / "missing"), "--out", str(tmp_path / "out"),
+                            "--release", str(tmp_path)]) == 1
+    assert "is not a folder of submissions" in capsys.readouterr().err
+
+
+def test_references_are_compared_with_the_class_only(tmp_path, release, solution):
+    classroom, past = tmp_path / "class", tmp_path / "past"
+    released = read_bundle(release)
+    one_function = fill_bundle(released, {SOFTMAX: textwrap.dedent(solution_answers(solution)[SOFTMAX])})
+    write_bundle(classroom / "student", one_function)
+    write_bundle(classroom / "untouched", released)
+    write_bundle(past / "old_a", one_function)
+    write_bundle(past / "old_b", one_function)
+    report = similarity.analyse(classroom, release, references=[past], jobs=2)
+    assert len(report.scores) == 1 + 2 * 2  # the class pair, and each student with each reference
+    assert {(pair.first.entry.student, pair.second.entry.student) for pair in report.pairs} == \
+        {("student", "past/old_a"), ("student", "past/old_b")}
