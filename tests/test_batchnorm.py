@@ -58,17 +58,28 @@ def test_batchnorm_train_output_has_beta_mean_and_gamma_std():
     np.testing.assert_allclose(out.std(axis=0), gamma, rtol=1e-6)
 
 
+# Running averages after each of three training batches x = 3 * RandomState(1).randn(20, 4) + 2
+# with momentum 0.8, starting from zero (computed once with the solution).
+EXPECTED_RUNNING_MEANS = np.array([
+    [0.44472812082380625, 0.3134579393054727, 0.5649136784640607, 0.39571752947875505],
+    [0.6377109495481794, 0.7383901523015155, 1.0670826506676332, 0.7056482622663349],
+    [1.0750051232302051, 1.033414494338842, 1.3166794197156844, 1.02522704645315],
+])
+EXPECTED_RUNNING_VARS = np.array([
+    [1.3584555815760901, 1.494577972870116, 1.2906878954191834, 2.268896765535993],
+    [1.9793165182942665, 2.6330868081713588, 1.9793017052524786, 3.341913002551072],
+    [4.185687681732554, 4.32467626443543, 3.110566684939865, 4.113171990102283],
+])
+
+
 def test_running_averages_follow_momentum_rule():
-    rng = np.random.default_rng(1)
+    rng = np.random.RandomState(1)
     D, momentum = 4, 0.8
     gamma, beta = np.ones(D), np.zeros(D)
     bn_param = {"mode": "train", "momentum": momentum}
-    expected_mean, expected_var = np.zeros(D), np.zeros(D)
-    for _ in range(3):
-        x = 3 * rng.standard_normal((20, D)) + 2
+    for expected_mean, expected_var in zip(EXPECTED_RUNNING_MEANS, EXPECTED_RUNNING_VARS):
+        x = 3 * rng.randn(20, D) + 2
         batchnorm_forward(x, gamma, beta, bn_param)
-        expected_mean = momentum * expected_mean + (1 - momentum) * x.mean(axis=0)
-        expected_var = momentum * expected_var + (1 - momentum) * x.var(axis=0)
         np.testing.assert_allclose(bn_param["running_mean"], expected_mean, rtol=1e-12)
         np.testing.assert_allclose(bn_param["running_var"], expected_var, rtol=1e-12)
 
@@ -79,22 +90,31 @@ def test_default_momentum_and_running_stats_dtype():
     batchnorm_forward(x, np.ones(3, np.float32), np.zeros(3, np.float32), bn_param)
     assert bn_param["running_mean"].dtype == np.float32
     assert bn_param["running_var"].dtype == np.float32
-    np.testing.assert_allclose(bn_param["running_mean"], 0.1 * x.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(bn_param["running_mean"], [0.45, 0.55, 0.65], rtol=1e-6)
+    np.testing.assert_allclose(bn_param["running_var"], [1.125, 1.125, 1.125], rtol=1e-6)
+
+
+# Test-mode output for x = RandomState(2).randn(6, 3) and the parameters below.
+EXPECTED_TEST_MODE_OUT = np.array([
+    [-4.5832163707829077e-01, -1.1297705510264378e-01, -1.2994245814851579e-01],
+    [5.7006415063673421e-01, -3.5855787040735296e+00, 1.1619251152974017e+00],
+    [1.4405285242085955e-03, -2.4898314436285229e+00, 9.4615137887757639e-01],
+    [-7.0441576099586045e-01, 1.1018574229822518e+00, 4.2896313242833743e+00],
+    [-2.2920165508432683e-01, -2.2352334278401380e+00, 2.5399774474762342e+00],
+    [-5.4801135276494151e-01, -3.8741502193934796e-02, 3.1746522635807892e+00],
+])
 
 
 def test_test_mode_uses_running_averages_and_leaves_them_alone():
-    rng = np.random.default_rng(2)
-    x = rng.standard_normal((6, 3))
+    x = np.random.RandomState(2).randn(6, 3)
     gamma, beta = np.array([1.0, 2.0, 0.5]), np.array([0.0, -1.0, 3.0])
     running_mean, running_var = np.array([0.5, -0.5, 1.0]), np.array([4.0, 1.0, 0.25])
-    eps = 1e-3
     bn_param = {
-        "mode": "test", "eps": eps,
+        "mode": "test", "eps": 1e-3,
         "running_mean": running_mean.copy(), "running_var": running_var.copy(),
     }
     out, _ = batchnorm_forward(x, gamma, beta, bn_param)
-    expected = gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta
-    np.testing.assert_allclose(out, expected, rtol=1e-12)
+    np.testing.assert_allclose(out, EXPECTED_TEST_MODE_OUT, rtol=1e-12, atol=1e-15)
     np.testing.assert_array_equal(bn_param["running_mean"], running_mean)
     np.testing.assert_array_equal(bn_param["running_var"], running_var)
 

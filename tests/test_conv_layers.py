@@ -51,13 +51,15 @@ def test_max_pool_forward_naive_matches_reference_values():
     assert rel_error(out, expected) < 1e-7
 
 
-def test_conv_forward_naive_equals_direct_sum():
-    rng = np.random.default_rng(3)
-    x, w, b = rng.standard_normal((2, 2, 5, 4)), rng.standard_normal((3, 2, 3, 2)), rng.standard_normal(3)
+def test_conv_forward_naive_matches_reference_elements():
+    rng = np.random.RandomState(3)
+    x, w, b = rng.randn(2, 2, 5, 4), rng.randn(3, 2, 3, 2), rng.randn(3)
     out, _ = conv_forward_naive(x, w, b, {"stride": 1, "pad": 0})
     assert out.shape == (2, 3, 3, 3)
-    expected = b[2] + np.sum(x[1, :, 1:4, 2:4] * w[2])
-    assert out[1, 2, 1, 2] == pytest.approx(expected, rel=1e-12)
+    # Single outputs computed once with the solution: (example, filter, row, column).
+    assert out[1, 2, 1, 2] == pytest.approx(-1.2632248087560303, rel=1e-12)
+    assert out[0, 0, 0, 0] == pytest.approx(2.529821344095243, rel=1e-12)
+    assert out[0, 1, 2, 0] == pytest.approx(-0.44013919278608465, rel=1e-12)
 
 
 @pytest.mark.parametrize("stride, pad, x_shape, w_shape", [

@@ -112,18 +112,43 @@ def test_adam_matches_reference(w, dw):
     assert config["t"] == 6
 
 
-def test_adagrad_accumulates_squared_gradients(w, dw):
+def test_adagrad_matches_reference(w, dw):
+    # Two steps with the same gradient from an empty cache (values computed once with the
+    # solution). On the first step sqrt(cache) = |dw|, so every weight moves by about
+    # lr * sign(dw); on the second by about lr / sqrt(2) * sign(dw): steps only shrink.
     config = {"learning_rate": 0.1}
     first_w, config = adagrad(w, dw, config)
-    # On the first step sqrt(cache) = |dw|, so every weight moves by lr * sign(dw).
-    nonzero = np.abs(dw) > 1e-6
-    assert np.allclose((w - first_w)[nonzero], 0.1 * np.sign(dw)[nonzero])
-    assert np.allclose(config["cache"], dw**2)
+    expected_first_w = np.asarray([
+        [-0.3000000016666667, -0.24736842287955466, -0.19473684412653974, -0.14210526541979945, -0.08947368677809384],
+        [-0.03684210823190784, 0.0157894701656921, 0.06842104831339728, 0.12105262599071236, 0.17368420260964973],
+        [0.22631577590225743, 0.2789473209210752, 0.13157897903507765, 0.18421053819078795, 0.23684211257084958],
+        [0.28947368948830376, 0.34210526728832924, 0.39473684549812005, 0.4473684239314193, 0.5000000024999999],
+    ])
+    expected_first_cache = np.asarray([
+        [0.36, 0.2996121883656509, 0.24476454293628808, 0.19545706371191135, 0.15168975069252078],
+        [0.11346260387811634, 0.08077562326869805, 0.05362880886426593, 0.03202216066481994, 0.01595567867036011],
+        [0.00542936288088643, 0.00044321329639889, 0.00099722991689751, 0.00709141274238226, 0.01872576177285318],
+        [0.03590027700831026, 0.05861495844875345, 0.08686980609418278, 0.12066481994459832, 0.16000000000000003],
+    ])
+    assert rel_error(expected_first_w, first_w) <= 1e-8
+    assert rel_error(expected_first_cache, config["cache"]) <= 1e-12
 
     second_w, config = adagrad(first_w, dw, config)
-    assert np.allclose(config["cache"], 2 * dw**2)
-    # The same gradient again now moves weights by lr / sqrt(2): steps only shrink.
-    assert np.allclose((first_w - second_w)[nonzero], 0.1 / np.sqrt(2) * np.sign(dw)[nonzero])
+    expected_second_w = np.asarray([
+        [-0.22928932438134525, -0.17665774567436143, -0.12402616701852329, -0.07139458843209706, -0.01876300994322284],
+        [0.03386856840237194, 0.08650014652508764, 0.1391317242729612, 0.1917633013152496, 0.24439487676997138],
+        [0.29702644723519855, 0.34965797528973797, 0.06086831674975268, 0.11349986600963269, 0.1661314381060408],
+        [0.21876301400853781, 0.27139459123489185, 0.3240261690758938, 0.37665774725215845, 0.4292893256313451],
+    ])
+    expected_second_cache = np.asarray([
+        [0.72, 0.5992243767313018, 0.48952908587257615, 0.3909141274238227, 0.30337950138504155],
+        [0.22692520775623268, 0.1615512465373961, 0.10725761772853186, 0.06404432132963989, 0.03191135734072022],
+        [0.01085872576177285, 0.00088642659279778, 0.00199445983379501, 0.01418282548476452, 0.03745152354570636],
+        [0.07180055401662053, 0.1172299168975069, 0.17373961218836556, 0.24132963988919665, 0.32000000000000006],
+    ])
+    assert rel_error(expected_second_w, second_w) <= 1e-8
+    assert rel_error(expected_second_cache, config["cache"]) <= 1e-12
+    assert np.all(np.abs(first_w - second_w) < np.abs(w - first_w))
 
 
 # AdaGrad's steps keep shrinking, so it needs a larger learning rate to get there.

@@ -4,8 +4,6 @@ import pytest
 
 from cs231n.gradient_check import numerical_gradients, rel_error
 from cs231n.layers import (
-    batchnorm_forward,
-    layernorm_forward,
     spatial_batchnorm_backward,
     spatial_batchnorm_forward,
     spatial_groupnorm_backward,
@@ -41,16 +39,34 @@ def test_spatial_batchnorm_channel_statistics():
     np.testing.assert_allclose(out.std(axis=(0, 2, 3)), gamma, rtol=1e-5)
 
 
-def test_spatial_batchnorm_equals_batchnorm_over_positions():
-    x, _ = feature_maps((2, 3, 4, 5))
+# Output and running averages for x = 5 * RandomState(231).randn(2, 3, 2, 3) + 12 (computed
+# once with the solution).
+EXPECTED_SPATIAL_BATCHNORM_OUT = np.array([
+    [[[1.2053810339386106, 1.795727233217812, -0.12334694382261269],
+      [0.5260362992165234, 0.9083447571490868, 0.4861300833583755]],
+     [[-0.12531619897253493, 2.480335196684358, -1.777847542287757],
+      [-0.4187913877393659, -0.37464382536242147, 0.450737541044516]],
+     [[-4.369598721111111, 1.1417366054307387, 2.3032178617009147],
+      [-0.1749859031706149, -2.246928154839466, 0.9487695826947731]]],
+    [[[1.0284280092465525, 1.5509399576777807, 0.9745879778611504],
+      [1.1114034606074314, 1.0397357577079374, 1.4966323738413523]],
+     [[0.3690663821382686, -0.9640099762832428, 0.22418232892434575],
+      [-0.7820613254065164, 0.4174039396568337, 0.5009448676035225]],
+     [[-0.9462212295716287, 0.556480883048948, -3.9328119381987996],
+      [-0.8910555760420196, -2.976222819432815, -1.4123805905089082]]],
+])
+EXPECTED_SPATIAL_RUNNING_MEAN = np.array([1.2386477072641542, 1.173472236886387, 1.3283866237129873])
+EXPECTED_SPATIAL_RUNNING_VAR = np.array([1.719375644724716, 1.4899057436719765, 1.0542772994991907])
+
+
+def test_spatial_batchnorm_matches_reference_values():
+    x = 5 * np.random.RandomState(231).randn(2, 3, 2, 3) + 12
     gamma, beta = np.array([0.5, 1.0, 2.0]), np.array([1.0, 0.0, -1.0])
-    spatial_param, flat_param = {"mode": "train"}, {"mode": "train"}
-    out, _ = spatial_batchnorm_forward(x, gamma, beta, spatial_param)
-    rows = x.transpose(0, 2, 3, 1).reshape(-1, 3)
-    expected, _ = batchnorm_forward(rows, gamma, beta, flat_param)
-    np.testing.assert_allclose(out, expected.reshape(2, 4, 5, 3).transpose(0, 3, 1, 2), rtol=1e-13)
-    np.testing.assert_allclose(spatial_param["running_mean"], 0.1 * x.mean(axis=(0, 2, 3)), rtol=1e-12)
-    np.testing.assert_allclose(spatial_param["running_var"], 0.1 * x.var(axis=(0, 2, 3)), rtol=1e-12)
+    bn_param = {"mode": "train"}
+    out, _ = spatial_batchnorm_forward(x, gamma, beta, bn_param)
+    np.testing.assert_allclose(out, EXPECTED_SPATIAL_BATCHNORM_OUT, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(bn_param["running_mean"], EXPECTED_SPATIAL_RUNNING_MEAN, rtol=1e-12)
+    np.testing.assert_allclose(bn_param["running_var"], EXPECTED_SPATIAL_RUNNING_VAR, rtol=1e-12)
 
 
 def test_spatial_batchnorm_test_mode_after_warm_up():
@@ -88,16 +104,40 @@ def test_groupnorm_group_statistics(G):
     np.testing.assert_allclose(groups.std(axis=1), 1, rtol=1e-5)
 
 
-def test_groupnorm_with_one_group_equals_layernorm():
-    N, C, H, W = 3, 4, 2, 3
-    x, _ = feature_maps((N, C, H, W))
-    rng = np.random.default_rng(2)
-    gamma, beta = rng.standard_normal((1, C, 1, 1)), rng.standard_normal((1, C, 1, 1))
-    out, _ = spatial_groupnorm_forward(x, gamma, beta, 1, {})
-    expected, _ = layernorm_forward(
-        x.reshape(N, -1), np.repeat(gamma.ravel(), H * W), np.repeat(beta.ravel(), H * W), {}
-    )
-    np.testing.assert_allclose(out, expected.reshape(x.shape), rtol=1e-12)
+# Group normalization of x = 5 * RandomState(231).randn(2, 4, 1, 3) + 12 with gamma, beta drawn
+# (in that order) from RandomState(2).randn(1, 4, 1, 1), for one group (every channel of an
+# example together, as layer normalization) and for two (computed once with the solution).
+EXPECTED_GROUPNORM_OUT = {
+    1: np.array([
+        [[[-2.0249289756715205, -2.431991231803403, -1.1087292795043686]],
+         [[-0.8097584165647878, -0.8453491231858025, -0.8060433786379712]],
+         [[0.5261122429532248, -3.760278340858127, 3.2445859425609753]],
+         [[-1.6338246641157141, -1.5780603200603471, -0.5354919875165219]]],
+        [[[-0.8936108697872984, -2.1635944470047086, -2.4312359591451997]],
+         [[-0.8507586537510122, -0.786299061097713, -0.8857194837656754]],
+         [[1.6165729727616895, -1.5359821957695345, 1.9414146720329422]],
+         [[-1.7160259775606694, -2.048046090410266, 0.06865166760153452]]],
+    ]),
+    2: np.array([
+        [[[-2.073039988340824, -2.4799318491732056, -1.1572238112036966]],
+         [[-0.8162803982165785, -0.8518562066518176, -0.8125669153958683]],
+         [[0.7771314362257191, -3.569711454284068, 3.5339446204480964]],
+         [[-1.8317969684327808, -1.775246162396463, -0.7179741626621007]]],
+        [[[-1.0622723887216163, -2.0773149026661573, -2.291229096670333]],
+         [[-0.8473332747160883, -0.7958135321395707, -0.875275942183824]],
+         [[2.080476072186647, -2.715942358826071, 2.5747027011442727]],
+         [[-1.8717881585183491, -2.3769363014073686, 0.843488908198458]]],
+    ]),
+}
+
+
+@pytest.mark.parametrize("G", sorted(EXPECTED_GROUPNORM_OUT))
+def test_groupnorm_matches_reference_values(G):
+    x = 5 * np.random.RandomState(231).randn(2, 4, 1, 3) + 12
+    rng = np.random.RandomState(2)
+    gamma, beta = rng.randn(1, 4, 1, 1), rng.randn(1, 4, 1, 1)
+    out, _ = spatial_groupnorm_forward(x, gamma, beta, G, {})
+    np.testing.assert_allclose(out, EXPECTED_GROUPNORM_OUT[G], rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("shape, G", [((2, 6, 4, 5), 2), ((3, 4, 2, 3), 4), ((2, 4, 3, 3), 1)])

@@ -174,11 +174,16 @@ def _headings(cell):
             if line.startswith("#") and line.lstrip("#").strip()]
 
 
+def is_question_title(heading):
+    """True for the title of an inline question ("Inline Question 2"), markdown hashes stripped."""
+    return _QUESTION_TITLE.match(heading) is not None
+
+
 def section_of(cells, index):
     """The heading of the section cell ``index`` sits in: the nearest markdown heading at
     or above it that is not an inline question's title; None above the first heading."""
     for cell in reversed(cells[: index + 1]):
-        titles = [title for title in _headings(cell) if not _QUESTION_TITLE.match(title)]
+        titles = [title for title in _headings(cell) if not is_question_title(title)]
         if titles:
             return titles[-1]
     return None

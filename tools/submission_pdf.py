@@ -19,6 +19,8 @@ import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from .bundle import ANSWER_TAG, is_answer_cell, is_question_title
+
 # The modules this PDF is made with; the collector checks them before it starts.
 PDF_MODULES = ("nbformat", "nbconvert", "ziamath", "weasyprint")
 
@@ -31,12 +33,24 @@ MAX_OUTPUT_BYTES = 2_000_000
 
 WIDGET_MIME_TYPE = "application/vnd.jupyter.widget-view+json"
 
+# Layout for a grader reading page after page: every page names its notebook in a running
+# header; a heading stays with what follows it; an inline question stays on one page with
+# its answer where both fit; a code cell's input stays with the start of its output, and
+# its prompt with its code; no paragraph leaves one line alone at a page's foot or head.
 PAGE_CSS = """
-@page { size: A4; margin: 16mm 14mm; @bottom-right { content: counter(page); font-size: 9pt; } }
+@page { size: A4; margin: 18mm 14mm 16mm;
+        @top-left { content: string(notebook); font-size: 8pt; color: #666; }
+        @bottom-right { content: counter(page); font-size: 9pt; } }
 body { font-family: "DejaVu Sans", sans-serif; font-size: 10.5pt; line-height: 1.4; }
 .notebook { break-before: page; }
 .notebook:first-child { break-before: auto; }
-.notebook-name { font-size: 9pt; color: #555; border-bottom: 1px solid #999; margin-bottom: 8pt; }
+.notebook-name { font-size: 9pt; color: #555; border-bottom: 1px solid #999; margin-bottom: 8pt;
+                 string-set: notebook content(); }
+h1, h2, h3, h4, h5, h6 { break-after: avoid; break-inside: avoid; }
+p, li { orphans: 3; widows: 3; }
+.question-and-answer { break-inside: avoid; }
+.code_cell .input { break-inside: avoid; break-after: avoid; }
+.output_area { orphans: 3; widows: 3; }
 a.anchor-link { display: none; }
 .jp-Cell { margin-bottom: 6pt; }
 .jp-CodeCell .jp-InputArea { background: #f5f5f5; border: 1px solid #ddd; padding: 2pt 4pt; }
@@ -155,22 +169,56 @@ def printable_outputs(outputs):
     return printable
 
 
+# The PDF's own tag for the markdown cell of an inline question (the cell before an answer).
+QUESTION_TAG = "inline-question"
+_HEADING_LINE = re.compile(r"^(#+)[ \t]*(.+)$", re.MULTILINE)
+# nbconvert's basic template gives each cell a <div class="cell ... celltag_TAG">; a question's
+# cell and its answer's cell are siblings, so wrapping the two keeps them together.
+def _cell_start(tag):
+    return r'<div class="cell [^"]*celltag_' + re.escape(tag) + r'\b[^"]*"[^>]*>'
+
+
+_QUESTION_THEN_ANSWER = re.compile(
+    "(" + _cell_start(QUESTION_TAG) + ".*?)(?=" + _cell_start(ANSWER_TAG) + ")"
+    "(" + _cell_start(ANSWER_TAG) + r'.*?)(?=<div class="cell |\Z)',
+    re.DOTALL)
+
+
+def _titled_questions(source, stem):
+    """Markdown with each inline question's title prefixed by the notebook's name, so that a
+    grader matching pages to questions finds "Dropout — Inline Question 1"."""
+    return _HEADING_LINE.sub(
+        lambda match: f"{match[1]} {stem} — {match[2]}" if is_question_title(match[2]) else match[0],
+        source)
+
+
+def _paired(body):
+    """The notebook's HTML with each question cell and its answer cell in one unbreakable block."""
+    return _QUESTION_THEN_ANSWER.sub(r'<div class="question-and-answer">\1\2</div>', body)
+
+
 def notebook_html(path):
     """The body of one notebook as HTML, with its math already rendered."""
     import nbformat
     from nbconvert import HTMLExporter
 
     notebook = nbformat.read(path, as_version=4)
-    for cell in notebook.cells:
+    stem = Path(path).stem
+    for index, cell in enumerate(notebook.cells):
         if cell.cell_type == "markdown":
-            cell.source = render_markdown_math(cell.source)
+            cell.source = render_markdown_math(_titled_questions(cell.source, stem))
+            tags = cell.metadata.setdefault("tags", [])
+            if is_answer_cell(cell) and ANSWER_TAG not in tags:
+                tags.append(ANSWER_TAG)  # an untagged answer cell is paired with its question too
+            if index + 1 < len(notebook.cells) and is_answer_cell(notebook.cells[index + 1]):
+                tags.append(QUESTION_TAG)
         elif cell.cell_type == "code":
             cell.outputs = [nbformat.from_dict(output) for output in printable_outputs(cell.outputs)]
     exporter = HTMLExporter(template_name="basic")
     exporter.log.setLevel(logging.ERROR)  # plots carry no alt text; nothing to act on
     body, _ = exporter.from_notebook_node(notebook)
     name = html.escape(Path(path).name)
-    return f'<section class="notebook"><div class="notebook-name">{name}</div>{body}</section>'
+    return f'<section class="notebook"><div class="notebook-name">{name}</div>{_paired(body)}</section>'
 
 
 def bundle_url_fetcher(bundle_root):

@@ -153,3 +153,34 @@ def test_the_caps_are_documented_in_the_module():
     doc = html.unescape(module.__doc__)
     assert "MAX_OUTPUT_TEXT_CHARS" in doc and "MAX_OUTPUT_BYTES" in doc
     assert re.search(r"data:", doc)
+
+
+def filler_notebook(questions):
+    """Pages of prose, with each inline question placed after a different amount of it, so
+    that some questions would start near the foot of a page."""
+    cells = [nbformat.v4.new_markdown_cell("# Grading layout")]
+    for number in range(1, questions + 1):
+        cells += [nbformat.v4.new_markdown_cell(f"Filler paragraph {number}.{line} " + "lorem ipsum " * 40)
+                  for line in range(number + 4)]
+        cells.append(nbformat.v4.new_markdown_cell(
+            f"## Inline Question {number}\n\nQuestion text {number}: why does this hold?"))
+        cells.append(nbformat.v4.new_markdown_cell(
+            f"**Your Answer:** answer text {number}. " + "because " * 60 + f"end of answer {number}.",
+            metadata={"tags": ["inline-answer"]}))
+    return nbformat.v4.new_notebook(cells=cells)
+
+
+def test_questions_stay_with_their_answers_and_every_page_names_its_notebook(tmp_path):
+    path = tmp_path / "Layout.ipynb"
+    nbformat.write(filler_notebook(questions=12), path)
+    write_pdf([path], tmp_path / "out.pdf", tmp_path)
+    pages = [page.extract_text() for page in PdfReader(tmp_path / "out.pdf").pages]
+    assert len(pages) >= 4
+    assert all("Layout.ipynb" in text for text in pages)
+    for number in range(1, 13):
+        holding = [index for index, text in enumerate(pages) if f"Question text {number}:" in text]
+        assert len(holding) == 1, number
+        page = pages[holding[0]]
+        # Titled with the notebook's name, and its whole answer on the same page.
+        assert f"Layout — Inline Question {number}" in page
+        assert f"end of answer {number}." in page, f"question {number}'s answer runs onto another page"
