@@ -1,4 +1,5 @@
-"""Fixtures every test folder shares: CIFAR-10 folders, synthetic and real.
+"""Fixtures every test folder shares: CIFAR-10 folders, synthetic and real, and a small
+classification problem.
 
 ``partial_cifar`` is the folder of real images the tests train and check on: the one
 ``CIFAR10_DIR`` names when it is set (as CI sets it), otherwise the partial copy beside the
@@ -49,6 +50,23 @@ def write_cifar_folder(folder, train_per_batch=20, num_test=15):
                                      "dog", "frog", "horse", "ship", "truck"]}, f)
     assert all((folder / name).is_file() for name in CIFAR10_FILES)
     return folder
+
+
+@pytest.fixture
+def small_data():
+    """A small classification problem for training tests: 50 training and 40 validation
+    points of dimension 12 from five well separated Gaussian blobs."""
+    num_classes, input_dim = 5, 12
+    rng = np.random.default_rng(0)
+    centers = 3 * rng.standard_normal((num_classes, input_dim))
+
+    def sample(num):
+        y = rng.integers(num_classes, size=num)
+        return centers[y] + rng.standard_normal((num, input_dim)), y
+
+    X_train, y_train = sample(50)
+    X_val, y_val = sample(40)
+    return {"X_train": X_train, "y_train": y_train, "X_val": X_val, "y_val": y_val}
 
 
 @pytest.fixture
