@@ -1,24 +1,34 @@
 """Grade a submission against the rubric and print a score per part.
 
-    python -m staff.autograde BUNDLE|ZIP [--json] [--parts NAME ...] [--timeout S]
-                              [--gradescope RESULTS_JSON] [--max-members N]
-                              [--max-member-mib M] [--max-total-mib M]
+    python -m staff.autograde BUNDLE|ZIP [--json] [--output REPORT_JSON] [--parts NAME ...]
+                              [--timeout S] [--check-timeout S] [--reference-timeout S]
+                              [--total-timeout S] [--seed N] [--gradescope RESULTS_JSON]
+                              [--max-members N] [--max-member-mib M] [--max-total-mib M]
 
 The submission's code only computes; this process judges. Only the student files
 (tools/bundle.py) and the notebooks are taken from the submission and laid over the
 grader's own copy of the package in a temporary sandbox. For each part of the rubric
-(staff/grading/rubric.py) a confined process (staff/grading/launcher.py: an unprivileged
-user and private namespaces when the grader runs as root, resource limits always, a
-wall-clock timeout, every leftover process killed) runs the checks' student calls on
-inputs drawn for this grading run and returns the raw values as data. This process runs
-the same calls on its own solution, compares, and decides. A check the submission did
-not answer (import error, crash, exit, timeout) fails with the reason; the rubric, not
-the submission, fixes what each part is out of.
+(staff/grading/rubric.py) confined processes (staff/grading/launcher.py: an unprivileged
+user of its own and private namespaces when the grader runs as root, resource limits
+always, a wall-clock budget per part and a timeout per check, every leftover process of
+its own killed) run the checks' student calls on inputs drawn from this run's seed and
+return the raw values as data. This process runs the same calls on its own solution,
+compares, and decides. A check the submission did not answer (import error, crash, exit,
+timeout) fails with the reason.
+
+The required total is the same for every submission: the core parts plus one framework
+part. A framework notebook is graded when the student worked in it
+(tools.bundle.framework_chosen); with both, the better one counts. Extra tasks are extra
+credit, outside the required total. A part that cannot be graded on this grader (its
+framework not installed, the reference solution failing here) is reported as not
+gradable here, a staff problem, and the report's status is ``incomplete``.
 
 The exit status is 0 whenever grading ran, whatever the score, and 2 when it could not
-(unreadable or hostile submission, unknown part).
+(unreadable or hostile submission, unknown part); the result is written either way, with
+status ``ungradable`` and the reason in the second case.
 """
 import argparse
+import importlib.util
 import json
 import secrets
 import shutil
@@ -27,13 +37,20 @@ import sys
 import time
 from pathlib import Path
 
-from tools.bundle import NOTEBOOKS, STUDENT_FILES
+from tools.bundle import NOTEBOOKS, STUDENT_FILES, framework_chosen
 from .grading.intake import (DEFAULT_MAX_MEMBER_MIB, DEFAULT_MAX_MEMBERS, DEFAULT_MAX_TOTAL_MIB,
                              IntakeError, IntakeLimits, read_submission)
-from .grading.rubric import CHECKS, FRAMEWORK_PARTS, PARTS
-from .grading.sandbox import (GRADER_ROOT, Limits, SandboxRun, become_subreaper, build_sandbox,
-                              children, kill_leftovers, pick_sandbox_user, run_trusted,
+from .grading.rubric import CHECKS, CORE_PARTS, FRAMEWORK_MODULES, FRAMEWORK_PARTS, FRAMEWORK_POINTS, PARTS
+from .grading.sandbox import (GRADER_ROOT, Limits, SandboxRun, SandboxUnavailable, become_subreaper,
+                              build_sandbox, children, kill_leftovers, reserve_sandbox_user, run_trusted,
                               temporary_folder)
+
+DEFAULT_TOTAL_TIMEOUT = 20 * 60
+# The solution's own run of one part; far above what it needs (seconds), and separate from
+# the submission's budgets so that a tight --timeout never makes the grader fail itself.
+DEFAULT_REFERENCE_TIMEOUT = 600
+NOT_CHOSEN = "not chosen"
+NOT_GRADABLE = "not gradable here"
 
 
 class GradingError(Exception):
@@ -60,75 +77,177 @@ def _grader_files():
     return sources, notebooks
 
 
-def default_parts(notebooks):
-    """Every part, with the framework parts whose notebook the submission holds (PyTorch's
-    when it holds neither, so that a missing framework notebook costs its points)."""
-    chosen = [part for part, notebook in FRAMEWORK_PARTS.items() if notebook in notebooks]
-    chosen = chosen or ["PyTorch models"]
-    return [part for part in PARTS if part not in FRAMEWORK_PARTS or part in chosen]
+def chosen_frameworks(notebooks):
+    """The framework parts whose notebook the student worked in. A notebook that is not
+    valid JSON counts as chosen: grading it tells the student what is wrong with it."""
+    chosen = []
+    for part, name in FRAMEWORK_PARTS.items():
+        if name not in notebooks:
+            continue
+        try:
+            notebook = json.loads(notebooks[name])
+        except ValueError:
+            chosen.append(part)
+            continue
+        if not isinstance(notebook, dict) or framework_chosen(notebook):
+            chosen.append(part)
+    return chosen
 
 
-def grade(bundle, parts=None, limits=None, intake_limits=None):
-    """Grade ``bundle`` (folder or zip) and return the report as a dictionary."""
+def installed(module):
+    """True when ``module`` can be imported on this grader (without importing it)."""
+    return importlib.util.find_spec(module) is not None
+
+
+def not_gradable_reason(part):
+    """Why ``part`` cannot be graded on this grader, or None."""
+    module = FRAMEWORK_MODULES.get(part)
+    if module is not None and not installed(module):
+        return (f"{module} is not installed on this grader, so {part} cannot be graded here: a "
+                f"staff configuration problem, not the student's (install the framework's extra)")
+    return None
+
+
+def required_points(part):
+    """The points of ``part`` in the required total (a framework part: FRAMEWORK_POINTS)."""
+    return sum(check.points for check in CHECKS if check.part == part and not check.extra)
+
+
+def extra_points(part):
+    """The extra credit ``part`` offers."""
+    return sum(check.points for check in CHECKS if check.part == part and check.extra)
+
+
+def grade(bundle, parts=None, limits=None, intake_limits=None, seed=None,
+          reference_timeout=DEFAULT_REFERENCE_TIMEOUT, total_timeout=DEFAULT_TOTAL_TIMEOUT):
+    """Grade ``bundle`` (folder or zip) and return the report as a dictionary.
+
+    Without ``parts``, every core part and each framework part the student chose are
+    graded; with ``parts``, exactly those. Raises GradingError when the submission cannot
+    be read at all.
+    """
     started = time.monotonic()
+    deadline = started + total_timeout
     unknown = [part for part in parts or () if part not in PARTS]
     if unknown:
         raise GradingError(f"unknown parts {unknown}; choose from {list(PARTS)}")
     limits = limits or Limits()
+    seed = secrets.randbelow(2**31) if seed is None else seed
     try:
         sources, notebooks, notes = read_submission(bundle, intake_limits)
     except IntakeError as error:
         raise GradingError(str(error)) from None
-    parts = list(parts or default_parts(notebooks))
-    selected = [(index, check) for index, check in enumerate(CHECKS) if check.part in parts]
-    seed = secrets.randbelow(2**31)
+    chosen = chosen_frameworks(notebooks)
+    listed = list(parts) if parts else list(PARTS)
+    to_grade = list(parts) if parts else list(CORE_PARTS) + chosen
+    status = {part: ("graded" if part in to_grade else NOT_CHOSEN) for part in listed}
+    reasons = {part: "the student did not work in its notebook (no cell run, no answer written)"
+               for part in listed if status[part] == NOT_CHOSEN}
+    for part in to_grade:
+        reason = not_gradable_reason(part)
+        if reason:
+            status[part], reasons[part] = NOT_GRADABLE, reason
+    selected = [(index, check) for index, check in enumerate(CHECKS) if status.get(check.part) == "graded"]
+    total_reason = f"the submission's total time budget of {total_timeout} s ran out"
 
     become_subreaper()
     own_children = children()
-    uid = pick_sandbox_user()
     folder = temporary_folder()
     answers, reference, isolation = {}, {}, {}
     try:
-        solution = build_sandbox(folder / "reference", *_grader_files())
-        # The sandbox user may enter the submission's folder only, never the solution's.
-        (folder / "reference").chmod(0o700)
-        package = build_sandbox(folder / "submission", sources, notebooks)
-        folder.chmod(0o755)
-        runner = SandboxRun(folder / "submission", package, uid, limits, spare=own_children)
-        for number, part in enumerate(parts):
-            checks = [(index, check.probe, check.params) for index, check in selected if check.part == part]
+        with reserve_sandbox_user() as uid:
             try:
-                reference.update(run_trusted(solution, folder / "reference" / f"part{number}", checks,
-                                             seed, limits.timeout))
-            except (RuntimeError, subprocess.TimeoutExpired) as error:
-                raise GradingError(f"{part}: {error}") from None
-            answers.update(runner.run(f"part{number}", checks, seed))
-        isolation = dict(runner.isolation)
+                solution = build_sandbox(folder / "reference", *_grader_files())
+                # The sandbox user may enter the submission's folder only, never the solution's.
+                (folder / "reference").chmod(0o700)
+                package = build_sandbox(folder / "submission", sources, notebooks)
+                folder.chmod(0o755)
+                runner = SandboxRun(folder / "submission", package, uid, limits, spare=own_children)
+                for number, part in enumerate(listed):
+                    if status[part] != "graded":
+                        continue
+                    checks = [(index, check.probe, check.params) for index, check in selected
+                              if check.part == part]
+                    if time.monotonic() >= deadline:
+                        answers.update((index, (None, f"not run: {total_reason}")) for index, _, _ in checks)
+                        continue
+                    try:
+                        values = run_trusted(solution, folder / "reference" / f"part{number}", checks,
+                                             seed, reference_timeout)
+                        answers.update(runner.run(f"part{number}", checks, seed, deadline, total_reason))
+                    except (RuntimeError, subprocess.TimeoutExpired) as error:
+                        if isinstance(error, subprocess.TimeoutExpired):
+                            error = f"the reference solution ran past {reference_timeout} s"
+                        status[part] = NOT_GRADABLE
+                        reasons[part] = (f"{error} (a problem of this grader's installation, "
+                                         "not of the submission)")
+                        continue
+                    reference.update(values)
+                isolation = dict(runner.isolation)
+            finally:
+                kill_leftovers(uid, own_children)
     finally:
-        kill_leftovers(uid, own_children)
         shutil.rmtree(folder, ignore_errors=True)
 
-    report = {"bundle": str(Path(bundle).resolve()), "notes": notes, "isolation": isolation, "parts": []}
-    for part in parts:
-        entry = {"name": part, "passed": 0, "total": 0, "points": 0, "max_points": 0, "checks": []}
+    report = {"bundle": str(Path(bundle).resolve()), "seed": seed, "notes": notes,
+              "isolation": isolation, "frameworks_chosen": chosen, "parts": []}
+    for part in listed:
+        entry = {"name": part, "framework": part in FRAMEWORK_PARTS, "status": status[part],
+                 "reason": reasons.get(part), "counted": part not in FRAMEWORK_PARTS,
+                 "passed": 0, "total": 0, "points": 0, "max_points": required_points(part),
+                 "extra_points": 0, "extra_max_points": extra_points(part), "checks": []}
         for index, check in selected:
-            if check.part != part:
+            if check.part != part or status[part] != "graded":
                 continue
-            passed, message = judge_check(check, answers[index], reference[index])
+            passed, message = judge_check(check, answers[index], reference.get(index))
+            prefix = "extra_" if check.extra else ""
             entry["total"] += 1
-            entry["max_points"] += check.points
             entry["passed"] += passed
-            entry["points"] += check.points if passed else 0
-            entry["checks"].append({"name": check.name, "passed": passed, "points": check.points if passed else 0,
+            entry[prefix + "points"] += check.points if passed else 0
+            entry["checks"].append({"name": check.name, "passed": passed, "extra": check.extra,
+                                    "points": check.points if passed else 0,
                                     "max_points": check.points, "message": message})
         entry["score"] = entry["points"] / entry["max_points"] if entry["max_points"] else 0.0
         report["parts"].append(entry)
-    totals = {key: sum(entry[key] for entry in report["parts"])
-              for key in ("passed", "total", "points", "max_points")}
-    totals["score"] = totals["points"] / totals["max_points"] if totals["max_points"] else 0.0
-    report["total"] = totals
+    _count_the_better_framework(report["parts"])
+    report["status"] = "incomplete" if NOT_GRADABLE in status.values() else "graded"
+    report["total"] = _totals(report["parts"])
     report["elapsed_seconds"] = round(time.monotonic() - started, 1)
     return report
+
+
+def _count_the_better_framework(entries):
+    """Mark one framework entry as counted: the best graded one, else one the student chose
+    that this grader cannot grade, else the first listed (scoring 0, with its reason)."""
+    frameworks = [entry for entry in entries if entry["framework"]]
+    if not frameworks:
+        return
+    graded = [entry for entry in frameworks if entry["status"] == "graded"]
+    not_gradable = [entry for entry in frameworks if entry["status"] == NOT_GRADABLE]
+    best = max(graded, key=lambda entry: entry["points"]) if graded else (not_gradable or frameworks)[0]
+    best["counted"] = True
+    if best["status"] == NOT_CHOSEN:
+        best["reason"] = ("no framework notebook was worked in (" + ", ".join(FRAMEWORK_PARTS.values())
+                          + " untouched: no cell run, no answer written), so the framework part scores 0")
+
+
+def _totals(entries):
+    counted = [entry for entry in entries if entry["counted"]]
+    totals = {key: sum(entry[key] for entry in counted)
+              for key in ("passed", "total", "points", "max_points", "extra_points", "extra_max_points")}
+    totals["score"] = totals["points"] / totals["max_points"] if totals["max_points"] else 0.0
+    return totals
+
+
+def ungradable_report(bundle, reason, seed=None):
+    """The result of a submission that could not be graded: score 0, and why."""
+    required = sum(required_points(part) for part in CORE_PARTS) + FRAMEWORK_POINTS
+    return {"bundle": str(Path(bundle).resolve()), "status": "ungradable", "reason": reason,
+            "seed": seed, "notes": [], "isolation": {}, "frameworks_chosen": [], "parts": [],
+            "total": {"passed": 0, "total": 0, "points": 0, "max_points": required, "extra_points": 0,
+                      "extra_max_points": sum(extra_points(part) for part in CORE_PARTS),
+                      "score": 0.0},
+            "elapsed_seconds": 0.0}
 
 
 def isolation_summary(report):
@@ -138,17 +257,37 @@ def isolation_summary(report):
     return "; ".join(f"{key}: {value}" for key, value in isolation.items())
 
 
+def _summary_lines(report):
+    total = report["total"]
+    lines = [f"Status: {report['status']}" + (f" ({report['reason']})" if report.get("reason") else "")]
+    if report["seed"] is not None:
+        lines.append(f"Random seed: {report['seed']} (--seed {report['seed']} replays this run)")
+    lines += [f"Required total: {total['points']}/{total['max_points']} points ({total['score']:.1%}); "
+              f"extra credit: {total['extra_points']}/{total['extra_max_points']}"]
+    for entry in report["parts"]:
+        if entry["status"] != "graded":
+            state = f"{entry['status']}: {entry['reason']}"
+        else:
+            state = "counted" if entry["counted"] else "not counted: one framework counts, the better one"
+        lines.append(f"  {entry['name']}: {entry['points']}/{entry['max_points']}"
+                     + (f", extra {entry['extra_points']}" if entry["extra_points"] else "") + f" ({state})")
+    return lines
+
+
 def format_report(report):
     """The score table, then every failed check with what differed."""
-    lines = [f"Graded {report['bundle']}", f"Sandbox: {isolation_summary(report)}", ""]
+    lines = [f"Graded {report['bundle']}", f"Sandbox: {isolation_summary(report)}"]
     lines += [f"Note: {note}" for note in report["notes"]]
-    lines.append(f"{'part':<18}{'checks':>12}{'points':>12}{'score':>9}")
+    lines += _summary_lines(report) + [""]
+    lines.append(f"{'part':<18}{'checks':>12}{'points':>12}{'extra':>7}{'score':>9}")
     for entry in report["parts"]:
+        mark = "" if entry["counted"] else "  (not counted)"
         lines.append(f"{entry['name']:<18}{entry['passed']:>6}/{entry['total']:<5}"
-                     f"{entry['points']:>6}/{entry['max_points']:<5}{entry['score']:>9.1%}")
+                     f"{entry['points']:>6}/{entry['max_points']:<5}{entry['extra_points']:>7}"
+                     f"{entry['score']:>9.1%}{mark}")
     total = report["total"]
-    lines.append(f"{'total':<18}{total['passed']:>6}/{total['total']:<5}"
-                 f"{total['points']:>6}/{total['max_points']:<5}{total['score']:>9.1%}")
+    lines.append(f"{'required total':<18}{total['passed']:>6}/{total['total']:<5}"
+                 f"{total['points']:>6}/{total['max_points']:<5}{total['extra_points']:>7}{total['score']:>9.1%}")
     for entry in report["parts"]:
         failed = [check for check in entry["checks"] if not check["passed"]]
         if failed:
@@ -159,23 +298,59 @@ def format_report(report):
 
 
 def gradescope_results(report):
-    """The report in Gradescope's autograder format (results.json)."""
-    tests = [{"name": f"{entry['name']}: {check['name']}", "score": check["points"],
-              "max_score": check["max_points"], "output": check["message"], "visibility": "visible"}
-             for entry in report["parts"] for check in entry["checks"]]
-    return {"score": report["total"]["points"], "max_score": report["total"]["max_points"],
-            "execution_time": report["elapsed_seconds"], "output": isolation_summary(report),
-            "tests": tests}
+    """The report in Gradescope's autograder format (results.json): the score is the
+    required points plus the extra credit, out of the required total; the tests' scores
+    and maximums add up to the same."""
+    tests = []
+    for entry in report["parts"]:
+        if entry["status"] != "graded":
+            tests.append({"name": f"{entry['name']}: {entry['status']}", "score": 0,
+                          "max_score": entry["max_points"] if entry["counted"] else 0,
+                          "output": entry["reason"], "visibility": "visible"})
+            continue
+        for check in entry["checks"]:
+            counted = entry["counted"] or check["extra"]
+            note = ("extra credit: " if check["extra"] else "") + (
+                "" if counted else "not counted (one framework counts, the better one): ")
+            tests.append({"name": f"{entry['name']}: {check['name']}",
+                          "score": check["points"] if counted else 0,
+                          "max_score": 0 if check["extra"] or not counted else check["max_points"],
+                          "output": note + check["message"], "visibility": "visible"})
+    if report["status"] == "ungradable":
+        tests.append({"name": "submission", "score": 0, "max_score": report["total"]["max_points"],
+                      "output": f"ungradable: {report['reason']}", "visibility": "visible"})
+    output = "\n".join(_summary_lines(report) + [isolation_summary(report)])
+    return {"score": report["total"]["points"] + report["total"]["extra_points"],
+            "max_score": report["total"]["max_points"],
+            "execution_time": report["elapsed_seconds"], "output": output, "tests": tests}
+
+
+def _write_results(args, report):
+    if args.output:
+        Path(args.output).write_text(json.dumps(report, indent=2))
+    if args.gradescope:
+        Path(args.gradescope).write_text(json.dumps(gradescope_results(report), indent=2))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("bundle", help="bundle folder or submission zip")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--output", metavar="REPORT_JSON", help="also write the JSON report to this file")
     parser.add_argument("--parts", nargs="+", choices=list(PARTS), metavar="PART",
                         help=f"grade only these parts, out of: {', '.join(PARTS)}")
     parser.add_argument("--timeout", type=int, default=300,
-                        help="seconds (wall clock and CPU) allowed for each part (default 300)")
+                        help="wall-clock budget in seconds of each part of the submission, and each "
+                             "sandboxed process's CPU limit (default 300)")
+    parser.add_argument("--check-timeout", type=int, default=60,
+                        help="seconds one check of the submission may run (default 60)")
+    parser.add_argument("--reference-timeout", type=int, default=DEFAULT_REFERENCE_TIMEOUT,
+                        help=f"seconds the solution's run of one part may take "
+                             f"(default {DEFAULT_REFERENCE_TIMEOUT})")
+    parser.add_argument("--total-timeout", type=int, default=DEFAULT_TOTAL_TIMEOUT,
+                        help=f"seconds for the whole submission, after which unfinished checks fail "
+                             f"(default {DEFAULT_TOTAL_TIMEOUT})")
+    parser.add_argument("--seed", type=int, help="the random inputs' seed, to replay a grading run exactly")
     parser.add_argument("--gradescope", metavar="RESULTS_JSON",
                         help="also write the results in Gradescope's format to this file")
     parser.add_argument("--max-members", type=int, default=DEFAULT_MAX_MEMBERS,
@@ -185,15 +360,26 @@ def main(argv=None):
     parser.add_argument("--max-total-mib", type=int, default=DEFAULT_MAX_TOTAL_MIB,
                         help=f"largest unpacked zip in MiB (default {DEFAULT_MAX_TOTAL_MIB})")
     args = parser.parse_args(argv)
+    if args.seed is not None and not 0 <= args.seed < 2**63:
+        parser.error(f"--seed must be between 0 and 2**63 - 1, not {args.seed}")
     intake_limits = IntakeLimits(args.max_members, args.max_member_mib, args.max_total_mib)
+    limits = Limits(timeout=args.timeout, check_timeout=args.check_timeout)
     try:
-        report = grade(args.bundle, parts=args.parts, limits=Limits(timeout=args.timeout),
-                       intake_limits=intake_limits)
-    except GradingError as error:
+        report = grade(args.bundle, parts=args.parts, limits=limits, intake_limits=intake_limits,
+                       seed=args.seed, reference_timeout=args.reference_timeout,
+                       total_timeout=args.total_timeout)
+    except (GradingError, SandboxUnavailable) as error:
         print(f"ERROR: {error}", file=sys.stderr)
+        report = ungradable_report(args.bundle, str(error), args.seed)
+        _write_results(args, report)
+        if args.json:
+            print(json.dumps(report, indent=2))
         return 2
-    if args.gradescope:
-        Path(args.gradescope).write_text(json.dumps(gradescope_results(report), indent=2))
+    _write_results(args, report)
+    if report["status"] == "incomplete":
+        print("WARNING: some parts are not gradable on this grader (staff configuration): "
+              + "; ".join(entry["reason"] for entry in report["parts"] if entry["status"] == NOT_GRADABLE),
+              file=sys.stderr)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0
 

@@ -39,6 +39,20 @@ def _fixed_params(model, low=-0.7, high=0.3):
         model.params[name] = np.linspace(low, high, num=value.size).reshape(value.shape) * (1 + 0.1 * index)
 
 
+class ForwardFailed(Exception):
+    """The forward pass a backward check needs raised, so the backward pass was not called."""
+
+
+def _student_forward(function_name, function, *args):
+    """Run the submission's forward pass for a backward check whose cache format is the
+    student's own (the reference's cache cannot stand in), naming it when it fails."""
+    try:
+        return function(*args)
+    except Exception as error:
+        raise ForwardFailed(f"{function_name} failed first, so the backward pass could not be "
+                            f"checked: {type(error).__name__}: {error}") from error
+
+
 def _params_and_grads(loss, grads):
     values = {"loss": loss}
     values.update({f"grad_{name}": grad for name, grad in grads.items()})
@@ -60,16 +74,17 @@ def affine_backward(cs, rng, input_shape, output_dim):
     w = _normal(rng, int(np.prod(input_shape[1:])), output_dim)
     b = _normal(rng, output_dim)
     dout = _normal(rng, input_shape[0], output_dim)
-    _, cache = cs.layers.affine_forward(x, w, b)
-    dx, dw, db = cs.layers.affine_backward(dout, cache)
+    # The cache format is fixed by the scaffold, so the reference's cache is built here
+    # and a broken affine_forward costs only its own check.
+    dx, dw, db = cs.layers.affine_backward(dout, (x, w, b))
     return {"dx": dx, "dw": dw, "db": db}
 
 
 def relu(cs, rng, shape):
     x = _normal(rng, *shape)
     dout = _normal(rng, *shape)
-    out, cache = cs.layers.relu_forward(x)
-    return {"out": out, "dx": cs.layers.relu_backward(dout, cache)}
+    out, _ = cs.layers.relu_forward(x)
+    return {"out": out, "dx": cs.layers.relu_backward(dout, x)}  # the scaffold's cache is x
 
 
 def classification_loss(cs, rng, loss_name, num_examples, num_classes, scale):
@@ -173,9 +188,11 @@ def solver_history(cs, rng, update_rule, learning_rate, num_epochs=2):
 def batchnorm_train(cs, rng, num_examples, num_features, backward):
     x = _normal(rng, num_examples, num_features, scale=4.0) + 7.0
     gamma, beta = _normal(rng, num_features), _normal(rng, num_features)
-    out, cache = cs.layers.batchnorm_forward(x, gamma, beta, {"mode": "train"})
     if backward is None:
+        out, _ = cs.layers.batchnorm_forward(x, gamma, beta, {"mode": "train"})
         return {"out": out}
+    _, cache = _student_forward("batchnorm_forward", cs.layers.batchnorm_forward, x, gamma, beta,
+                                {"mode": "train"})
     dout = _normal(rng, num_examples, num_features)
     dx, dgamma, dbeta = getattr(cs.layers, backward)(dout, cache)
     return {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}
@@ -196,9 +213,9 @@ def batchnorm_running_averages(cs, rng, num_features, train_steps):
 def layernorm(cs, rng, num_examples, num_features, backward):
     x = _normal(rng, num_examples, num_features, scale=3.0) - 2.0
     gamma, beta = _normal(rng, num_features), _normal(rng, num_features)
-    out, cache = cs.layers.layernorm_forward(x, gamma, beta, {})
     if not backward:
-        return {"out": out}
+        return {"out": cs.layers.layernorm_forward(x, gamma, beta, {})[0]}
+    _, cache = _student_forward("layernorm_forward", cs.layers.layernorm_forward, x, gamma, beta, {})
     dx, dgamma, dbeta = cs.layers.layernorm_backward(_normal(rng, num_examples, num_features), cache)
     return {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}
 
@@ -207,11 +224,13 @@ def spatial_batchnorm(cs, rng, shape, backward):
     x = _normal(rng, *shape, scale=2.0) + 1.0
     gamma, beta = _normal(rng, shape[1]), _normal(rng, shape[1])
     bn_param = {"mode": "train"}
-    out, cache = cs.layers.spatial_batchnorm_forward(x, gamma, beta, bn_param)
     if not backward:
+        out, _ = cs.layers.spatial_batchnorm_forward(x, gamma, beta, bn_param)
         bn_param["mode"] = "test"
         out_test, _ = cs.layers.spatial_batchnorm_forward(x, gamma, beta, bn_param)
         return {"out": out, "out_test": out_test}
+    _, cache = _student_forward("spatial_batchnorm_forward", cs.layers.spatial_batchnorm_forward,
+                                x, gamma, beta, bn_param)
     dx, dgamma, dbeta = cs.layers.spatial_batchnorm_backward(_normal(rng, *shape), cache)
     return {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}
 
@@ -220,9 +239,10 @@ def spatial_groupnorm(cs, rng, shape, groups, backward):
     x = _normal(rng, *shape, scale=2.0) - 1.0
     gamma = _normal(rng, 1, shape[1], 1, 1)
     beta = _normal(rng, 1, shape[1], 1, 1)
-    out, cache = cs.layers.spatial_groupnorm_forward(x, gamma, beta, groups, {})
     if not backward:
-        return {"out": out}
+        return {"out": cs.layers.spatial_groupnorm_forward(x, gamma, beta, groups, {})[0]}
+    _, cache = _student_forward("spatial_groupnorm_forward", cs.layers.spatial_groupnorm_forward,
+                                x, gamma, beta, groups, {})
     dx, dgamma, dbeta = cs.layers.spatial_groupnorm_backward(_normal(rng, *shape), cache)
     return {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}
 
@@ -248,10 +268,14 @@ def conv(cs, rng, x_shape, w_shape, stride, pad, backward):
     x = _normal(rng, *x_shape)
     w = _normal(rng, *w_shape)
     b = _normal(rng, w_shape[0])
-    out, cache = cs.layers.conv_forward_naive(x, w, b, {"stride": stride, "pad": pad})
+    conv_param = {"stride": stride, "pad": pad}
     if not backward:
-        return {"out": out}
-    dx, dw, db = cs.layers.conv_backward_naive(_normal(rng, *np.shape(out)), cache)
+        return {"out": cs.layers.conv_forward_naive(x, w, b, conv_param)[0]}
+    # The scaffold fixes the cache, (x, w, b, conv_param), so the backward check does not
+    # depend on the submission's forward pass.
+    out_shape = (x_shape[0], w_shape[0], 1 + (x_shape[2] + 2 * pad - w_shape[2]) // stride,
+                 1 + (x_shape[3] + 2 * pad - w_shape[3]) // stride)
+    dx, dw, db = cs.layers.conv_backward_naive(_normal(rng, *out_shape), (x, w, b, conv_param))
     return {"dx": dx, "dw": dw, "db": db}
 
 
@@ -259,10 +283,12 @@ def max_pool(cs, rng, x_shape, pool, stride, backward):
     # A permutation has no ties, so every window has one clear maximum.
     x = rng.permutation(int(np.prod(x_shape))).reshape(x_shape).astype(float)
     pool_param = {"pool_height": pool[0], "pool_width": pool[1], "stride": stride}
-    out, cache = cs.layers.max_pool_forward_naive(x, pool_param)
     if not backward:
-        return {"out": out}
-    return {"dx": cs.layers.max_pool_backward_naive(_normal(rng, *np.shape(out)), cache)}
+        return {"out": cs.layers.max_pool_forward_naive(x, pool_param)[0]}
+    # The scaffold fixes the cache, (x, pool_param).
+    out_shape = (x_shape[0], x_shape[1], 1 + (x_shape[2] - pool[0]) // stride,
+                 1 + (x_shape[3] - pool[1]) // stride)
+    return {"dx": cs.layers.max_pool_backward_naive(_normal(rng, *out_shape), (x, pool_param))}
 
 
 def convnet_initialization(cs, rng, input_dim, num_filters, filter_size, hidden_dim, weight_scale):

@@ -9,7 +9,12 @@ all of its checks, and a check the submission did not answer fails.
 
 Checks exercise student tasks only. Input validation and other scaffolding outside the
 marker regions is not graded, so a starter release scores zero and the solution full marks.
+
+The required total is the same for every submission: the core parts plus one framework
+part (FRAMEWORK_POINTS, whichever framework the student chose). The extra tasks of this
+bundle (``# not in the original assignment``) are extra credit, outside that total.
 """
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,8 +25,13 @@ from .probes import parameter_name
 PARTS = ("FC layers", "optimizers", "solver", "batch norm", "dropout", "convolution",
          "PyTorch models", "TensorFlow models")
 # The framework part is done in PyTorch, TensorFlow or both: each of these parts is
-# graded when the submission holds its notebook (PyTorch's when it holds neither).
+# graded when the student chose its notebook (tools.bundle.framework_chosen), and the
+# better of the two counts, out of FRAMEWORK_POINTS either way.
 FRAMEWORK_PARTS = {"PyTorch models": "PyTorch.ipynb", "TensorFlow models": "TensorFlow.ipynb"}
+# The module each framework part needs on the grader (the solution's run imports it).
+FRAMEWORK_MODULES = {"PyTorch models": "torch", "TensorFlow models": "tensorflow"}
+FRAMEWORK_POINTS = 10
+CORE_PARTS = tuple(part for part in PARTS if part not in FRAMEWORK_PARTS)
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,7 @@ class Check:
     params: dict
     judge: object  # judge(submitted, reference) -> None or a failure message
     points: int = 1
+    extra: bool = False  # an extra task of this bundle: extra credit, not in the required total
 
 
 # ----------------------------------------------------------------------------- judges
@@ -40,12 +51,14 @@ def _describe_index(index):
     return "[" + ", ".join(str(int(i)) for i in index) + "]" if index else "(scalar)"
 
 
-def compare_arrays(key, submitted, expected, tolerance):
+def compare_arrays(key, submitted, expected, tolerance, scale=None):
     """None when ``submitted`` matches ``expected`` within ``tolerance``, else the first difference.
 
     The error of each entry is |a - b| / max(|a| + |b|, floor), the notebooks' relative
-    error with a floor of 1e-6 times the largest expected magnitude, so that rounding
-    noise on entries near zero does not fail a correct answer.
+    error with a floor of 1e-6 times the magnitude of the quantity: ``scale`` when given
+    (for a gradient, the largest gradient of the same call), else the largest expected
+    magnitude. So rounding noise on entries that are mathematically zero (the gradient
+    of a bias before batch norm) does not fail a correct answer.
     """
     if submitted is None:
         return f"{key} is missing (the function returned None for it?)"
@@ -62,7 +75,7 @@ def compare_arrays(key, submitted, expected, tolerance):
         bad = np.argwhere(~np.isfinite(submitted))[0] if submitted.ndim else ()
         value = submitted[tuple(bad)] if submitted.ndim else submitted
         return f"{key} is {value} at {_describe_index(bad)} (expected {expected[tuple(bad)] if expected.ndim else expected:.6g})"
-    scale = max(float(np.max(np.abs(expected))), 1e-300)
+    scale = max(float(np.max(np.abs(expected))), scale or 0.0, 1e-300)
     errors = np.abs(submitted - expected) / np.maximum(np.abs(submitted) + np.abs(expected), 1e-6 * scale)
     worst = np.unravel_index(int(np.argmax(errors)), errors.shape) if errors.ndim else ()
     if errors[worst] <= tolerance:
@@ -71,11 +84,25 @@ def compare_arrays(key, submitted, expected, tolerance):
             f"{_describe_index(worst)}: got {float(submitted[worst]):.6g}, expected {float(expected[worst]):.6g}")
 
 
+# The gradients a probe returns: grad_<parameter> of a model's loss, d<input> of a layer.
+GRADIENT_KEY = re.compile(r"grad_\w+|d(x|w|b|gamma|beta)")
+
+
+def gradient_scale(values):
+    """The largest magnitude among the gradients of one probe result (0 when it holds none)."""
+    magnitudes = [float(np.max(np.abs(np.asarray(value, dtype=float))))
+                  for key, value in values.items() if GRADIENT_KEY.fullmatch(key) and np.size(value)]
+    return max(magnitudes, default=0.0)
+
+
 def same(*keys, tolerance=1e-6):
-    """Judge: every key (all keys when none are given) matches the reference."""
+    """Judge: every key (all keys when none are given) matches the reference; the floor of
+    a gradient's comparison is set by the largest gradient of the same call."""
     def judge(submitted, reference):
+        gradients = gradient_scale(reference)
         for key in keys or sorted(reference):
-            problem = compare_arrays(key, submitted.get(key), reference[key], tolerance)
+            scale = gradients if GRADIENT_KEY.fullmatch(key) else None
+            problem = compare_arrays(key, submitted.get(key), reference[key], tolerance, scale)
             if problem:
                 return problem
         missing = sorted(set(reference) - set(submitted)) if not keys else []
@@ -96,9 +123,10 @@ def same_parameters_initialized(weight_keys_scale):
             short = parameter_name(name)
             if value.shape != shape:
                 return f"{short} has shape {value.shape}, expected {shape}"
-            if short.startswith(("b", "beta")) and np.any(value != 0):
+            # Exact constants, up to rounding noise far below the weights' scale.
+            if short.startswith(("b", "beta")) and np.any(np.abs(value) > 1e-9 * weight_keys_scale):
                 return f"{short} should start at zero"
-            if short.startswith("gamma") and np.any(value != 1):
+            if short.startswith("gamma") and np.any(np.abs(value - 1) > 1e-9):
                 return f"{short} should start at one"
             if short.startswith("W"):
                 spread = float(value.std())
@@ -123,7 +151,8 @@ def dropout_behaves(keep, seeded):
         out = np.asarray(submitted["out"], dtype=float)
         ratio = out / x
         kept = np.isclose(ratio, 1 / keep, rtol=1e-6)
-        if not np.all(kept | (out == 0)):
+        dropped = np.abs(out) <= 1e-9 * float(np.max(np.abs(x)))
+        if not np.all(kept | dropped):
             return f"training output holds values other than 0 and x / p (p = {keep})"
         fraction = float(kept.mean())
         if abs(fraction - keep) > 0.02:
@@ -137,7 +166,7 @@ def dropout_behaves(keep, seeded):
         problem = compare_arrays("test-mode output", submitted["out_test"], x, 1e-12)
         if problem:
             return problem
-        if seeded and not np.array_equal(np.asarray(submitted["out_again"]), out):
+        if seeded and compare_arrays("out_again", submitted["out_again"], out, 1e-9) is not None:
             return "two calls with the same seed in dropout_param give different masks"
         return None
     return judge
@@ -181,9 +210,9 @@ def _checks():
               {"input_shape": [10, 2, 3], "output_dim": 5}, same("dx", "dw", "db")),
         Check("relu_forward and relu_backward on a (10, 10) input", "FC layers", "relu",
               {"shape": [10, 10]}, same("out", "dx")),
-        Check("svm_loss: loss and gradient", "FC layers", "classification_loss",
+        Check("svm_loss (extra task): loss and gradient", "FC layers", "classification_loss",
               {"loss_name": "svm_loss", "num_examples": 50, "num_classes": 10, "scale": 0.5},
-              same("loss", "dx")),
+              same("loss", "dx"), extra=True),
         Check("softmax_loss: loss and gradient", "FC layers", "classification_loss",
               {"loss_name": "softmax_loss", "num_examples": 50, "num_classes": 10, "scale": 0.5},
               same("loss", "dx")),
@@ -211,19 +240,21 @@ def _checks():
     rms_config = {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8, "cache": 0.5}
     adam_config = {"learning_rate": 1e-2, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8,
                    "m": 0.3, "v": 0.5, "t": 5}
-    for rule, config, extra in (("sgd_momentum", momentum_config, ""),
-                                ("rmsprop", rms_config, ""),
-                                ("adam", adam_config, ""),
-                                ("sgd_nesterov_momentum", momentum_config, " (extra task)"),
+    for rule, config, extra in (("sgd_momentum", momentum_config, False),
+                                ("rmsprop", rms_config, False),
+                                ("adam", adam_config, False),
+                                ("sgd_nesterov_momentum", momentum_config, True),
                                 ("adagrad", {"learning_rate": 1e-2, "epsilon": 1e-8, "cache": 0.5},
-                                 " (extra task)")):
+                                 True)):
         given = {k: abs(v) for k, v in config.items() if k in ("velocity", "cache", "m", "v")}
         state = ", ".join(given) if given else "a fresh config"
-        yield Check(f"{rule}{extra}: one step from a config holding {state}", "optimizers",
+        label = f"{rule} (extra task)" if extra else rule
+        yield Check(f"{label}: one step from a config holding {state}", "optimizers",
                     "update_rule", {"rule": rule, "shape": [4, 5], "steps": 1, "config": config},
-                    same("weights"))
-        yield Check(f"{rule}{extra}: five steps from an empty config", "optimizers", "update_rule",
-                    {"rule": rule, "shape": [4, 5], "steps": 5, "config": {}}, same("weights"))
+                    same("weights"), extra=extra)
+        yield Check(f"{label}: five steps from an empty config", "optimizers", "update_rule",
+                    {"rule": rule, "shape": [4, 5], "steps": 5, "config": {}}, same("weights"),
+                    extra=extra)
     for rule, rate in (("sgd_momentum", 5e-2), ("adam", 1e-2)):
         yield Check(f"Solver: two epochs with {rule}, loss and accuracy histories", "solver",
                     "solver_history", {"update_rule": rule, "learning_rate": rate}, same(), points=2)
@@ -318,14 +349,15 @@ def _checks():
     yield from [
         Check("PyTorch three_layer_convnet: scores on fixed weights", "PyTorch models",
               "torch_three_layer_function", {"batch": 4, "channels": [6, 8]},
-              same("scores", tolerance=1e-4), points=2),
+              same("scores", tolerance=1e-4), points=3),
         Check("PyTorch ThreeLayerConvNet module: parameter shapes and scores on fixed weights",
               "PyTorch models", "torch_three_layer_module", {"batch": 4, "channels": [6, 8]},
-              _shapes_then_scores, points=2),
+              _shapes_then_scores, points=3),
         Check("PyTorch Sequential ConvNet: output shape and parameter counts", "PyTorch models",
-              "torch_sequential_model", {"batch": 4}, same_structure("output_shape", "parameter_counts")),
+              "torch_sequential_model", {"batch": 4}, same_structure("output_shape", "parameter_counts"),
+              points=2),
         Check("PyTorch challenge model: 10 scores per image", "PyTorch models",
-              "torch_challenge_model", {"batch": 4}, same_structure("output_shape")),
+              "torch_challenge_model", {"batch": 4}, same_structure("output_shape"), points=2),
     ]
     keras_models = (("ThreeLayerConvNet", "Keras subclassed ThreeLayerConvNet"),
                     ("three_layer_convnet_sequential", "Keras Sequential ConvNet"),

@@ -6,7 +6,9 @@ worker. staff/grading/launcher.py confines the process (user, namespaces, limits
 staff/grading/worker.py imports any submitted code. Results come back as .npz files
 (loaded without pickle) and JSON; an unanswered check is reported with the reason.
 """
+import contextlib
 import ctypes
+import fcntl
 import json
 import os
 import pwd
@@ -27,28 +29,72 @@ HERE = Path(__file__).resolve().parent
 PR_SET_CHILD_SUBREAPER = 36
 # Sandbox users are picked from this range of user ids that no account uses.
 SANDBOX_UIDS = range(61000, 61500)
+# One lock file per sandbox uid; a grader holds the lock of its uid for its whole run, so
+# that graders running at once on one machine never share a uid (nor kill each other's
+# workers, since each kills only the processes of its own uid).
+UID_LOCK_FOLDER = Path("/tmp/cs231n-grader-uids")
 MAX_RESULT_BYTES = 64 << 20
+POLL_SECONDS = 0.1
 
 
 class Limits:
-    """Resource limits of one sandboxed run (one part of the rubric)."""
+    """Resource limits of the sandboxed runs of one part of the rubric.
 
-    def __init__(self, timeout=300, memory_mib=8192, file_mib=64, processes=64):
+    ``timeout`` is the part's wall-clock budget (and each process's CPU limit),
+    ``check_timeout`` the most one check may run before it fails and the part goes on
+    with its other checks in a fresh process.
+    """
+
+    def __init__(self, timeout=300, check_timeout=60, memory_mib=8192, file_mib=64, processes=64):
         self.timeout = timeout
+        self.check_timeout = check_timeout
         self.memory_bytes = memory_mib << 20
         self.file_bytes = file_mib << 20
         self.processes = processes
 
 
-def pick_sandbox_user():
-    """A user id with no account and no running process, or None when not root."""
+class SandboxUnavailable(RuntimeError):
+    """The sandbox could not run at all here: a problem of the grader, not of the submission."""
+
+
+def _lock_folder():
+    """The shared folder of uid locks, refused when someone else could tamper with it."""
+    UID_LOCK_FOLDER.mkdir(mode=0o700, exist_ok=True)
+    status = os.lstat(UID_LOCK_FOLDER)
+    if not os.path.isdir(UID_LOCK_FOLDER) or os.path.islink(UID_LOCK_FOLDER) or status.st_uid != os.geteuid():
+        raise SandboxUnavailable(f"{UID_LOCK_FOLDER} is not a folder of this grader's user; "
+                                 "remove it so that the uid locks can be kept there")
+    return UID_LOCK_FOLDER
+
+
+@contextlib.contextmanager
+def reserve_sandbox_user():
+    """Yield a user id that no account uses, no process runs as, and no other grader holds
+    (its lock is kept until the block ends), or None when not root."""
     if os.geteuid() != 0:
-        return None
-    taken = {entry.pw_uid for entry in pwd.getpwall()} | set(_process_owners())
+        yield None
+        return
+    folder = _lock_folder()
+    accounts = {entry.pw_uid for entry in pwd.getpwall()}
     for uid in SANDBOX_UIDS:
-        if uid not in taken:
-            return uid
-    raise RuntimeError("no free user id for the sandbox")
+        if uid in accounts:
+            continue
+        handle = open(folder / f"{uid}.lock", "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        # Locked but with processes: left by a grader that died; not ours to kill.
+        if uid in set(_process_owners()):
+            handle.close()
+            continue
+        try:
+            yield uid
+        finally:
+            handle.close()  # releases the lock
+        return
+    raise SandboxUnavailable(f"no free sandbox user id in {SANDBOX_UIDS.start}-{SANDBOX_UIDS.stop - 1}")
 
 
 def _process_owners():
@@ -156,7 +202,8 @@ def build_sandbox(folder, student_sources, notebooks):
 
 
 class SandboxRun:
-    """One confined worker process over a list of checks, restarted after a crash."""
+    """Confined worker processes over one part's checks: a check that crashes, exits or runs
+    past its timeout fails alone, and the others go on in a fresh process."""
 
     def __init__(self, folder, package, uid, limits, spare=()):
         self.folder, self.package, self.uid, self.limits = folder, package, uid, limits
@@ -201,29 +248,41 @@ class SandboxRun:
         log.close()
         return process
 
-    def run(self, name, checks, seed):
-        """Run ``checks`` ((index, probe, params) triples); return {index: (values, error)}."""
-        results, pending, attempt = {}, list(checks), 0
+    def run(self, name, checks, seed, deadline, deadline_reason):
+        """Run ``checks`` ((index, probe, params) triples) within the part's budget and before
+        ``deadline`` (a time.monotonic() value; ``deadline_reason`` says whose budget it is);
+        return {index: (values, error)}.
+
+        A process that ends before the launcher wrote its isolation report (which happens
+        before any submitted code runs, in a folder the sandbox cannot write as root)
+        failed for a reason of the grader's: it is retried once, then SandboxUnavailable is
+        raised. Every other early end is the submission's: the check it was running fails.
+        """
+        part_end = time.monotonic() + self.limits.timeout
+        if part_end < deadline:
+            end, end_reason = part_end, f"the part's time budget of {self.limits.timeout} s ran out"
+        else:
+            end, end_reason = deadline, deadline_reason
+        results, pending, launches, retried = {}, list(checks), 0, False
         while pending:
-            attempt += 1
-            run = self._prepare(f"{name}-{attempt}")
+            if time.monotonic() >= end:
+                results.update((index, (None, f"not run: {end_reason}")) for index, _, _ in pending)
+                break
+            launches += 1
+            run = self._prepare(f"{name}-{launches}")
             spec_path = run / "spec.json"
             spec_path.write_text(json.dumps({"seed": seed, "checks": [
                 {"index": index, "probe": probe, "params": params} for index, probe, params in pending]}))
             spec_path.chmod(0o644)
             process = self._launch(run, spec_path)
-            timed_out = False
-            try:
-                process.wait(timeout=self.limits.timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
+            stopped, launched = self._watch(process, run, [index for index, _, _ in pending], end, end_reason)
             try:
                 os.killpg(process.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
             process.wait()
             kill_leftovers(self.uid, self.spare)
-            self.isolation = _read_json(run / "meta" / "isolation.json") or self.isolation
+            self.isolation = launched or self.isolation
             for index, _, _ in pending:
                 answer = _read_answer(run / "out", index)
                 if answer is not None:
@@ -232,13 +291,42 @@ class SandboxRun:
             if not unanswered:
                 break
             first = unanswered[0][0]
-            results[first] = (None, _death_reason(process.returncode, timed_out, self.limits, run))
+            if stopped is None and launched is None:
+                if retried:
+                    raise SandboxUnavailable("the sandbox launcher failed twice before running any check: "
+                                             + _death_reason(process.returncode, self.limits, run))
+                retried = True
+                pending = unanswered
+                continue
+            results[first] = (None, stopped or _death_reason(process.returncode, self.limits, run))
             pending = unanswered[1:]
-            if attempt >= 6 and pending:
-                for index, _, _ in pending:
-                    results[index] = (None, "not run: the submission's process kept ending early")
-                break
         return results
+
+    def _watch(self, process, run, order, end, end_reason):
+        """Wait for the worker; return (why it was stopped, or None when it ended by itself;
+        the launcher's isolation report, or None when it never wrote one).
+
+        The report is read as soon as it appears, before the submission's code (which runs
+        only once the worker has imported its libraries) could remove it without root.
+        The running check is the first in ``order`` without an answer; its time is counted
+        from when this process saw it start (the worker's clock is not trusted).
+        """
+        out, running, since, launched = run / "out", None, time.monotonic(), None
+        while True:
+            launched = launched or _read_json(run / "meta" / "isolation.json")
+            try:
+                process.wait(timeout=POLL_SECONDS)
+                return None, launched or _read_json(run / "meta" / "isolation.json")
+            except subprocess.TimeoutExpired:
+                pass
+            now = time.monotonic()
+            current = next((index for index in order if not _answered(out, index)), None)
+            if current != running:
+                running, since = current, now
+            if now >= end:
+                return f"timed out: {end_reason} during this check", launched
+            if now - since >= self.limits.check_timeout:
+                return f"timed out after {self.limits.check_timeout} s", launched
 
 
 def run_trusted(package, run_dir, checks, seed, timeout):
@@ -270,9 +358,11 @@ def run_trusted(package, run_dir, checks, seed, timeout):
     return values
 
 
-def _death_reason(returncode, timed_out, limits, run):
-    if timed_out:
-        return f"timed out: the checks of this part ran past {limits.timeout} s"
+def _answered(out, index):
+    return (out / f"error-{index}.json").exists() or (out / f"values-{index}.npz").exists()
+
+
+def _death_reason(returncode, limits, run):
     if returncode is not None and returncode < 0:
         name = signal.Signals(-returncode).name
         hint = {"SIGXCPU": f" (the CPU time limit of {limits.timeout} s)",
