@@ -131,7 +131,7 @@ def svm_loss(x, y):
     """
     check_scores_and_labels(x, y)
     loss, dx = None, None
-    # ---- Task: SVM loss -----------------------------------------------------------
+    # ---- Extra task (not in the original assignment): SVM loss --------------------
     # For every example, each wrong class whose score comes within a margin of 1 of
     # the correct class's score adds (score - correct score + 1) to the loss; the
     # correct class itself adds nothing. Average over the N examples. Then the
