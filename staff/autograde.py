@@ -28,6 +28,7 @@ The exit status is 0 whenever grading ran, whatever the score, and 2 when it cou
 status ``ungradable`` and the reason in the second case.
 """
 import argparse
+import hashlib
 import importlib.util
 import json
 import secrets
@@ -55,6 +56,78 @@ NOT_GRADABLE = "not gradable here"
 
 class GradingError(Exception):
     """The submission could not be graded at all."""
+
+
+# What decides a grade besides the submission: the rubric, the probes, the worker that
+# runs them and the reference solution's student files. A change to any of them changes
+# this version, and with it every grade (staff.grade_all regrades on a new version).
+RUBRIC_SOURCES = (Path(__file__).resolve().parent / "grading" / "rubric.py",
+                  Path(__file__).resolve().parent / "grading" / "probes.py",
+                  Path(__file__).resolve().parent / "grading" / "worker.py")
+_RUBRIC_VERSION = []
+
+
+def rubric_version():
+    """A short hash of what decides a grade besides the submission (RUBRIC_SOURCES and the
+    grader's own student files), computed once per process."""
+    if not _RUBRIC_VERSION:
+        digest = hashlib.sha256()
+        for path in RUBRIC_SOURCES + tuple(GRADER_ROOT / name for name in STUDENT_FILES):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        _RUBRIC_VERSION.append(digest.hexdigest()[:16])
+    return _RUBRIC_VERSION[0]
+
+
+def reference_key(seed, part):
+    """The key of one part's reference values in a ``reference_cache``."""
+    return (seed, part, rubric_version())
+
+
+def _part_checks(part):
+    return [(index, check.probe, check.params) for index, check in enumerate(CHECKS) if check.part == part]
+
+
+def _build_reference_sandbox(folder):
+    """The grader's own solution laid out as a sandbox package under ``folder``/reference,
+    which the sandbox user may not enter."""
+    solution = build_sandbox(folder / "reference", *_grader_files())
+    (folder / "reference").chmod(0o700)
+    return solution
+
+
+def _run_reference(solution, run_dir, part, seed, reference_timeout):
+    """("values", {index: values}) for every check of ``part`` on the solution, or
+    ("error", reason) when the solution's run fails here (a staff problem)."""
+    try:
+        return "values", run_trusted(solution, run_dir, _part_checks(part), seed, reference_timeout)
+    except subprocess.TimeoutExpired:
+        return "error", f"the reference solution ran past {reference_timeout} s"
+    except RuntimeError as error:
+        return "error", str(error)
+
+
+def compute_references(seed, parts=PARTS, reference_timeout=DEFAULT_REFERENCE_TIMEOUT, cache=None):
+    """Run the solution once on the checks of ``parts`` for ``seed`` and return ``cache``
+    (a new dict when None) filled with their entries, for grade(reference_cache=...).
+
+    The entries are plain data (NumPy arrays, numbers, strings): a batch computes them
+    once per seed and hands them to every grading, in this process or another. Parts
+    this grader cannot grade (their framework not installed) and parts already in the
+    cache are skipped.
+    """
+    cache = {} if cache is None else cache
+    wanted = [part for part in parts if reference_key(seed, part) not in cache and not not_gradable_reason(part)]
+    if not wanted:
+        return cache
+    folder = temporary_folder()
+    try:
+        solution = _build_reference_sandbox(folder)
+        for part in wanted:
+            cache[reference_key(seed, part)] = _run_reference(
+                solution, folder / "reference" / f"part{PARTS.index(part)}", part, seed, reference_timeout)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return cache
 
 
 def judge_check(check, answer, reference):
@@ -119,12 +192,18 @@ def extra_points(part):
 
 
 def grade(bundle, parts=None, limits=None, intake_limits=None, seed=None,
-          reference_timeout=DEFAULT_REFERENCE_TIMEOUT, total_timeout=DEFAULT_TOTAL_TIMEOUT):
+          reference_timeout=DEFAULT_REFERENCE_TIMEOUT, total_timeout=DEFAULT_TOTAL_TIMEOUT,
+          reference_cache=None):
     """Grade ``bundle`` (folder or zip) and return the report as a dictionary.
 
     Without ``parts``, every core part and each framework part the student chose are
     graded; with ``parts``, exactly those. Raises GradingError when the submission cannot
     be read at all.
+
+    ``reference_cache`` (a dict, or None) holds the solution's values by
+    reference_key(seed, part): a part found there is not run on the solution again, and
+    a part run here is added to it, so that gradings with the same seed share one
+    reference run (compute_references fills one ahead).
     """
     started = time.monotonic()
     deadline = started + total_timeout
@@ -157,9 +236,11 @@ def grade(bundle, parts=None, limits=None, intake_limits=None, seed=None,
     try:
         with reserve_sandbox_user() as uid:
             try:
-                solution = build_sandbox(folder / "reference", *_grader_files())
+                cache = {} if reference_cache is None else reference_cache
                 # The sandbox user may enter the submission's folder only, never the solution's.
-                (folder / "reference").chmod(0o700)
+                solution = (_build_reference_sandbox(folder) if any(
+                    reference_key(seed, part) not in cache for part in listed if status[part] == "graded")
+                    else None)
                 package = build_sandbox(folder / "submission", sources, notebooks)
                 folder.chmod(0o755)
                 runner = SandboxRun(folder / "submission", package, uid, limits, spare=own_children)
@@ -171,18 +252,21 @@ def grade(bundle, parts=None, limits=None, intake_limits=None, seed=None,
                     if time.monotonic() >= deadline:
                         answers.update((index, (None, f"not run: {total_reason}")) for index, _, _ in checks)
                         continue
+                    key = reference_key(seed, part)
+                    if key not in cache:
+                        cache[key] = _run_reference(solution, folder / "reference" / f"part{number}",
+                                                    part, seed, reference_timeout)
+                    kind, values = cache[key]
                     try:
-                        values = run_trusted(solution, folder / "reference" / f"part{number}", checks,
-                                             seed, reference_timeout)
+                        if kind != "values":
+                            raise RuntimeError(values)
                         answers.update(runner.run(f"part{number}", checks, seed, deadline, total_reason))
-                    except (RuntimeError, subprocess.TimeoutExpired) as error:
-                        if isinstance(error, subprocess.TimeoutExpired):
-                            error = f"the reference solution ran past {reference_timeout} s"
+                    except RuntimeError as error:
                         status[part] = NOT_GRADABLE
                         reasons[part] = (f"{error} (a problem of this grader's installation, "
                                          "not of the submission)")
                         continue
-                    reference.update(values)
+                    reference.update((index, values[index]) for index, _, _ in checks)
                 isolation = dict(runner.isolation)
             finally:
                 kill_leftovers(uid, own_children)
@@ -297,39 +381,68 @@ def format_report(report):
     return "\n".join(lines)
 
 
-def gradescope_results(report):
+def gradescope_results(report, hidden_parts=None):
     """The report in Gradescope's autograder format (results.json): the score is the
     required points plus the extra credit, out of the required total; the tests' scores
-    and maximums add up to the same."""
+    and maximums add up to the same. One test per check (an extra-credit check is a test
+    of its own, with a maximum of 0); the run's stdout is hidden from students.
+
+    With ``hidden_parts`` (part names, possibly none) every test also carries its
+    ``number`` ("part.check", parts numbered in rubric order, "0" for the submission
+    itself) and its ``tags`` (its part, and "extra credit" for an extra-credit check),
+    and the tests of the parts named are shown to students only after the due date
+    (``after_due_date``); the others are ``visible``. Without it (None) the tests have the
+    fields of earlier releases only."""
+    tagged = hidden_parts is not None
+    hidden = set(hidden_parts or ())
     tests = []
+
+    def add(test, number, tags, part=None):
+        if tagged:
+            test["number"] = number
+            test["tags"] = tags
+            if part in hidden:
+                test["visibility"] = "after_due_date"
+        tests.append(test)
+
     for entry in report["parts"]:
+        part_number = PARTS.index(entry["name"]) + 1 if entry["name"] in PARTS else 0
         if entry["status"] != "graded":
-            tests.append({"name": f"{entry['name']}: {entry['status']}", "score": 0,
-                          "max_score": entry["max_points"] if entry["counted"] else 0,
-                          "output": entry["reason"], "visibility": "visible"})
+            add({"name": f"{entry['name']}: {entry['status']}", "score": 0,
+                 "max_score": entry["max_points"] if entry["counted"] else 0,
+                 "output": entry["reason"], "visibility": "visible"},
+                f"{part_number}", [entry["name"]], entry["name"])
             continue
-        for check in entry["checks"]:
+        for check_number, check in enumerate(entry["checks"], 1):
             counted = entry["counted"] or check["extra"]
             note = ("extra credit: " if check["extra"] else "") + (
                 "" if counted else "not counted (one framework counts, the better one): ")
-            tests.append({"name": f"{entry['name']}: {check['name']}",
-                          "score": check["points"] if counted else 0,
-                          "max_score": 0 if check["extra"] or not counted else check["max_points"],
-                          "output": note + check["message"], "visibility": "visible"})
+            add({"name": f"{entry['name']}: {check['name']}",
+                 "score": check["points"] if counted else 0,
+                 "max_score": 0 if check["extra"] or not counted else check["max_points"],
+                 "output": note + check["message"], "visibility": "visible"},
+                f"{part_number}.{check_number}",
+                [entry["name"]] + (["extra credit"] if check["extra"] else []), entry["name"])
     if report["status"] == "ungradable":
-        tests.append({"name": "submission", "score": 0, "max_score": report["total"]["max_points"],
-                      "output": f"ungradable: {report['reason']}", "visibility": "visible"})
-    output = "\n".join(_summary_lines(report) + [isolation_summary(report)])
+        add({"name": "submission", "score": 0, "max_score": report["total"]["max_points"],
+             "output": f"ungradable: {report['reason']}", "visibility": "visible"},
+            "0", ["submission"])
+    # The per-part lines of the parts shown after the due date stay out of the summary.
+    lines = [line for line in _summary_lines(report)
+             if not any(line.startswith(f"  {part}: ") for part in hidden)]
+    output = "\n".join(lines + [isolation_summary(report)])
     return {"score": report["total"]["points"] + report["total"]["extra_points"],
             "max_score": report["total"]["max_points"],
-            "execution_time": report["elapsed_seconds"], "output": output, "tests": tests}
+            "execution_time": report["elapsed_seconds"], "output": output,
+            "stdout_visibility": "hidden", "tests": tests}
 
 
 def _write_results(args, report):
     if args.output:
         Path(args.output).write_text(json.dumps(report, indent=2))
     if args.gradescope:
-        Path(args.gradescope).write_text(json.dumps(gradescope_results(report), indent=2))
+        Path(args.gradescope).write_text(
+            json.dumps(gradescope_results(report, args.gradescope_hidden), indent=2))
 
 
 def main(argv=None):
@@ -353,6 +466,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, help="the random inputs' seed, to replay a grading run exactly")
     parser.add_argument("--gradescope", metavar="RESULTS_JSON",
                         help="also write the results in Gradescope's format to this file")
+    parser.add_argument("--gradescope-hidden", nargs="*", choices=list(PARTS), metavar="PART",
+                        help="with --gradescope: give every test its number and tags, and show the "
+                             "tests of these parts (none when no part follows) only after the due date")
     parser.add_argument("--max-members", type=int, default=DEFAULT_MAX_MEMBERS,
                         help=f"most members a zip may hold (default {DEFAULT_MAX_MEMBERS})")
     parser.add_argument("--max-member-mib", type=int, default=DEFAULT_MAX_MEMBER_MIB,
