@@ -37,7 +37,6 @@ import hashlib
 import json
 import multiprocessing
 import os
-import re
 import secrets
 import sys
 import tempfile
@@ -51,181 +50,10 @@ from . import autograde
 from .grading.intake import IntakeError, read_submission
 from .grading.rubric import CORE_PARTS, FRAMEWORK_PARTS, PARTS
 from .grading.sandbox import Limits
+from .submissions import discover, spreadsheet_safe
 
-METADATA_NAME = "submission_metadata.yml"
-METADATA_MAX_BYTES = 4 << 20
-METADATA_MAX_ALIASES = 8  # anchors plus aliases; an export has none
-ID_MAX_LENGTH = 80
-SUBMISSION_ZIP = "a2_code_submission.zip"
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Check messages that mean the submission ran out of time.
 TIMEOUT_MARKS = ("timed out", "not run:")
-
-
-# ----------------------------------------------------------------------------- data from the export
-
-def sanitise_id(raw):
-    """A file-name-safe form of ``raw``: only [A-Za-z0-9._-], no leading dot, capped."""
-    text = re.sub(r"[^A-Za-z0-9._-]", "_", str(raw))
-    text = re.sub(r"^\.+", lambda match: "_" * len(match.group()), text)[:ID_MAX_LENGTH]
-    return text or "submission"
-
-
-def unique_ids(raw_ids):
-    """Sanitised ids, made unique (case-insensitively) by a numeric suffix, in order."""
-    seen, result = set(), []
-    for raw in raw_ids:
-        base = sanitise_id(raw)
-        candidate, number = base, 1
-        while candidate.lower() in seen:
-            number += 1
-            suffix = f"-{number}"
-            candidate = base[: ID_MAX_LENGTH - len(suffix)] + suffix
-        seen.add(candidate.lower())
-        result.append(candidate)
-    return result
-
-
-def spreadsheet_safe(value):
-    """A CSV cell that a spreadsheet shows as text: numbers stay numbers, text that would
-    start a formula gets a leading quote."""
-    if value is None:
-        return ""
-    if isinstance(value, (bool, int, float)):
-        return value
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def read_metadata(path):
-    """(metadata dict or {}, note or None). The file is data: safe_load only, refused when
-    over METADATA_MAX_BYTES or with more than METADATA_MAX_ALIASES anchors and aliases."""
-    import yaml
-
-    try:
-        if path.is_symlink() or not path.is_file():
-            return {}, f"{METADATA_NAME} is not a regular file; ignored"
-        if path.stat().st_size > METADATA_MAX_BYTES:
-            return {}, f"{METADATA_NAME} is over {METADATA_MAX_BYTES} bytes; ignored"
-        text = path.read_text(encoding="utf-8", errors="replace")
-        aliases = 0
-        for token in yaml.scan(text, Loader=yaml.SafeLoader):
-            if isinstance(token, (yaml.AliasToken, yaml.AnchorToken)):
-                aliases += 1
-                if aliases > METADATA_MAX_ALIASES:
-                    return {}, f"{METADATA_NAME} has more than {METADATA_MAX_ALIASES} anchors or aliases; ignored"
-        data = yaml.safe_load(text)
-    except (OSError, yaml.YAMLError, ValueError, RecursionError) as error:
-        first = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
-        return {}, f"{METADATA_NAME} refused ({type(error).__name__}: {first}); grading by folder names"
-    if not isinstance(data, dict):
-        return {}, f"{METADATA_NAME} is not a mapping; ignored"
-    return data, None
-
-
-def _field(mapping, name):
-    if not isinstance(mapping, dict):
-        return None
-    for key in (f":{name}", name):
-        if key in mapping:
-            return mapping[key]
-    return None
-
-
-def _as_datetime(value):
-    if isinstance(value, datetime.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
-    if isinstance(value, datetime.date):
-        return datetime.datetime(value.year, value.month, value.day, tzinfo=datetime.timezone.utc)
-    if isinstance(value, str):
-        text = value.strip()
-        text = re.sub(r"(\.\d{6})\d+", r"\1", text)  # Gradescope writes nanoseconds
-        text = re.sub(r" ([+-]\d\d:?\d\d)$", r"\1", text)
-        try:
-            parsed = datetime.datetime.fromisoformat(text)
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
-    return None
-
-
-def submission_info(metadata, folder_name):
-    """{student_id, name, email, submitted_at, late_hours} of one submission (text or None)."""
-    entry = metadata.get(folder_name)
-    info = {"student_id": None, "name": None, "email": None, "submitted_at": None, "late_hours": None}
-    if not isinstance(entry, dict):
-        return info
-    submitters = _field(entry, "submitters")
-    submitters = [person for person in submitters if isinstance(person, dict)] if isinstance(submitters, list) else []
-
-    def joined(key):
-        values = [str(_field(person, key)) for person in submitters if _field(person, key) not in (None, "")]
-        return "+".join(values)[:200] or None
-
-    info.update(student_id=joined("sid"), name=joined("name"), email=joined("email"))
-    created = _as_datetime(_field(entry, "created_at"))
-    due = _as_datetime(_field(entry, "due_date") or _field(metadata, "due_date"))
-    if created is not None:
-        info["submitted_at"] = created.isoformat()
-    if created is not None and due is not None:
-        info["late_hours"] = round(max(0.0, (created - due).total_seconds() / 3600), 2)
-    return info
-
-
-def _is_bundle(folder):
-    marker = Path("cs231n") / "__init__.py"
-    if (folder / marker).is_file():
-        return True
-    return any((child / marker).is_file() for child in folder.iterdir() if child.is_dir() and not child.is_symlink())
-
-
-def _submission_of(entry):
-    """The submission an entry of the export stands for (a zip or a bundle folder), or
-    (None, reason) when it is none."""
-    if entry.is_symlink():
-        return None, "a symbolic link, not followed"
-    if entry.is_file():
-        return entry, None
-    if _is_bundle(entry):
-        return entry, None
-    if (entry / SUBMISSION_ZIP).is_file() and not (entry / SUBMISSION_ZIP).is_symlink():
-        return entry / SUBMISSION_ZIP, None
-    zips = sorted(path for path in entry.iterdir() if path.suffix.lower() == ".zip" and path.is_file()
-                  and not path.is_symlink())
-    if len(zips) == 1:
-        return zips[0], None
-    return entry, None  # read_submission says what is wrong with it
-
-
-def discover(folder):
-    """(submissions, notes): one dict per submission, in name order, with ``id`` (unique,
-    safe), ``source`` (its name in the export), ``path`` (or None with ``problem``) and the
-    metadata's fields."""
-    folder = Path(folder)
-    notes = []
-    metadata = {}
-    if (folder / METADATA_NAME).exists() or (folder / METADATA_NAME).is_symlink():
-        metadata, note = read_metadata(folder / METADATA_NAME)
-        if note:
-            notes.append(note)
-    found = []
-    for entry in sorted(folder.iterdir(), key=lambda path: path.name):
-        if entry.name == METADATA_NAME or entry.name.startswith("."):
-            continue
-        if entry.is_file() and not entry.is_symlink() and entry.suffix.lower() != ".zip":
-            notes.append(f"skipped {entry.name!r}: not a zip nor a folder")
-            continue
-        try:
-            path, problem = _submission_of(entry)
-        except OSError as error:
-            path, problem = None, f"cannot be read ({type(error).__name__}: {error})"
-        info = submission_info(metadata, entry.name)
-        stem = entry.name[:-4] if entry.is_file() and entry.name.lower().endswith(".zip") else entry.name
-        found.append(dict(info, source=entry.name, raw_id=info["student_id"] or stem,
-                          path=None if path is None else str(path), problem=problem))
-    for submission, identifier in zip(found, unique_ids([item["raw_id"] for item in found])):
-        submission["id"] = identifier
-    return found, notes
 
 
 def submission_hash(path):
@@ -412,8 +240,8 @@ def grade_all(submissions_folder, out, jobs=None, parts=None, only=None, seed=No
     for sub in ("", "feedback", "results"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     submissions, notes = discover(submissions_folder)
-    for note in notes:
-        log(f"note: {note}")
+    for name, reason in notes:
+        log(f"note: skipped {name!r}: {reason}")
     seed = _batch_seed(out, seed)
     version = autograde.rubric_version()
     results = {}

@@ -71,6 +71,7 @@ from pygments.lexers import PythonLexer
 from pygments.token import Comment, Name, String, Text
 from tqdm import tqdm
 
+from staff import submissions as layouts
 from staff.grading.intake import (
     PACKAGE_MARKER,
     IntakeError,
@@ -81,8 +82,6 @@ from staff.release import ReleaseError, make_release
 from tools.bundle import MarkerError, blank_magics, cell_source, marker_regions
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SUBMISSION_ZIP = "a2_code_submission.zip"
-GRADESCOPE_METADATA = "submission_metadata.yml"
 
 # Fingerprints are k-grams of this many normalised tokens; winnowing keeps enough of them
 # that every shared run of GUARANTEE_TOKENS tokens is found.
@@ -377,72 +376,25 @@ class Submission:
     notes: list = field(default_factory=list)
 
 
-def _gradescope_names(root):
-    """{submission folder: "Name <email>; ..."} from Gradescope's metadata, or {}."""
-    path = root / GRADESCOPE_METADATA
-    if not path.is_file():
-        return {}
-    try:
-        import yaml
-    except ImportError:
-        print(f"note: PyYAML is not installed; {path} is not read, the report names no students",
-              file=sys.stderr)
-        return {}
-    try:
-        metadata = yaml.safe_load(path.read_text(encoding="utf-8", errors="replace"))
-    except (yaml.YAMLError, OSError) as error:
-        print(f"note: {path} cannot be read ({error}); the report names no students", file=sys.stderr)
-        return {}
-    names = {}
-    for folder, record in (metadata.items() if isinstance(metadata, dict) else ()):
-        submitters = record.get(":submitters", record.get("submitters")) if isinstance(record, dict) else None
-        people = []
-        for person in submitters if isinstance(submitters, list) else ():
-            if isinstance(person, dict):
-                name = person.get(":name", person.get("name", ""))
-                email = person.get(":email", person.get("email", ""))
-                people.append(f"{name} <{email}>" if email else str(name))
-        names[str(folder)] = "; ".join(people)
-    return names
-
-
-def submission_path(folder):
-    """Where a student's folder holds the submission: its zip, or the folder as a bundle."""
-    if (folder / SUBMISSION_ZIP).is_file():
-        return folder / SUBMISSION_ZIP
-    if (folder / PACKAGE_MARKER).is_file() or any((child / PACKAGE_MARKER).is_file()
-                                                  for child in folder.iterdir() if child.is_dir()):
-        return folder
-    zips = sorted(folder.glob("*.zip"))
-    # Anything else is left to read_submission, whose error then says what is missing.
-    return zips[0] if len(zips) == 1 else folder
-
-
 def discover(root, reference=False, prefix=""):
-    """(entries, skipped) of a folder of submissions, in any of the accepted layouts."""
+    """(entries, skipped) of a folder of submissions, in any of the accepted layouts
+    (staff/submissions.py); ``prefix`` names the corpus of a reference folder."""
     root = Path(root)
     if not root.is_dir():
         raise SimilarityError(f"{root} is not a folder of submissions")
     if (root / PACKAGE_MARKER).is_file():
         raise SimilarityError(f"{root} is a single bundle; give the folder that holds one "
                               "submission per student")
-    names = _gradescope_names(root)
-    entries, skipped = [], []
-    for child in sorted(root.iterdir()):
-        if child.name.startswith(".") or child.name == GRADESCOPE_METADATA:
-            continue
-        student, where = prefix + (child.stem if child.is_file() else child.name), prefix + child.name
-        if child.is_symlink():
-            skipped.append((student, where, "a symbolic link, not followed"))
-        elif child.is_dir():
-            try:
-                entries.append(Entry(student, submission_path(child), where, names.get(child.name, ""), reference))
-            except OSError as error:
-                skipped.append((student, where, f"cannot be read ({error})"))
-        elif child.suffix.lower() == ".zip":
-            entries.append(Entry(student, child, where, names.get(child.name, ""), reference))
+    found, notes = layouts.discover(root)
+    skipped = [(prefix + name, prefix + name, reason) for name, reason in notes]
+    entries = []
+    for item in found:
+        student, where = prefix + item["id"], prefix + item["source"]
+        names = " ".join(filter(None, [item["name"], f"<{item['email']}>" if item["email"] else None]))
+        if item["path"] is None:
+            skipped.append((student, where, item["problem"]))
         else:
-            skipped.append((student, where, "neither a zip file nor a folder"))
+            entries.append(Entry(student, Path(item["path"]), where, names, reference))
     return entries, skipped
 
 
@@ -672,21 +624,12 @@ def analyse(submissions_dir, release=None, references=(), min_tokens=DEFAULT_MIN
 
 # ---------------------------------------------------------------------------- CSV
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value):
-    """A cell that a spreadsheet shows as text: one starting like a formula gets a ``'``."""
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
 def _write_csv(path, header, rows):
     with open(path, "w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream)
         writer.writerow(header)
         for row in rows:
-            writer.writerow([csv_cell(value) for value in row])
+            writer.writerow([layouts.spreadsheet_safe(value) for value in row])
 
 
 def _percent(value):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from staff import grade_all, release
+from staff import submissions as layouts
 from tools import bundle
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -177,12 +178,12 @@ def test_metadata_with_an_object_tag_is_refused_and_folders_still_grade(tmp_path
 
 
 def test_alias_bombs_and_ids_are_handled_as_data(tmp_path):
-    bomb = tmp_path / grade_all.METADATA_NAME
+    bomb = tmp_path / layouts.METADATA_NAME
     bomb.write_text("a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*b, *b]\nd: &d [*c, *c]\ne: &e [*d, *d]\n")
-    assert grade_all.read_metadata(bomb)[0] == {} and "aliases" in grade_all.read_metadata(bomb)[1]
-    assert grade_all.unique_ids(["../evil", ".hidden", "a b", "A_b", "x" * 200]) == [
+    assert layouts.read_metadata(bomb)[0] == {} and "aliases" in layouts.read_metadata(bomb)[1]
+    assert layouts.unique_ids(["../evil", ".hidden", "a b", "A_b", "x" * 200]) == [
         "___evil", "_hidden", "a_b", "A_b-2", "x" * 80]
-    assert grade_all.spreadsheet_safe("+1") == "'+1" and grade_all.spreadsheet_safe(-3) == -3
+    assert layouts.spreadsheet_safe("+1") == "'+1" and layouts.spreadsheet_safe(-3) == -3
 
 
 def test_an_incomplete_report_is_a_staff_side_problem():
