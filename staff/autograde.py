@@ -3,7 +3,8 @@
     python -m staff.autograde BUNDLE|ZIP [--json] [--output REPORT_JSON] [--parts NAME ...]
                               [--timeout S] [--check-timeout S] [--reference-timeout S]
                               [--total-timeout S] [--seed N] [--gradescope RESULTS_JSON]
-                              [--max-members N] [--max-member-mib M] [--max-total-mib M]
+                              [--gradescope-hidden [PART ...]] [--max-members N]
+                              [--max-member-mib M] [--max-total-mib M]
 
 The submission's code only computes; this process judges. Only the student files
 (tools/bundle.py) and the notebooks are taken from the submission and laid over the
