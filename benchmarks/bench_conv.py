@@ -123,12 +123,15 @@ import time  # noqa: E402
 import tracemalloc  # noqa: E402
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
+# Before torch: fast_layers sets OpenMP's passive waiting before OpenMP is loaded, which
+# torch (loading the same libgomp) would otherwise do first, with spinning idle threads.
 from cs231n import fast_layers  # noqa: E402
 from cs231n.classifiers.cnn import ThreeLayerConvNet  # noqa: E402
 from cs231n.solver import Solver  # noqa: E402
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 THREADS = int(args.threads)
 torch.set_num_threads(THREADS)

@@ -8,8 +8,15 @@ whole batch are then one matrix product with the (F, K) filter matrix: one large
 product keeps the BLAS kernel (and every BLAS thread) busier than a product per sample,
 which for small images is a thin (K, H' * W') slab.
 
-Zero padding is materialised for one channel plane at a time only (a small buffer that
-stays in the L1 or L2 cache), so that the inner loops are plain strided copies and sums.
+Zero padding is materialised for one channel plane at a time only (a small buffer per
+thread that stays in the L1 or L2 cache), so that the inner loops are plain strided
+copies and sums.
+
+Every kernel splits its work over (sample, channel) planes with OpenMP (prange, the GIL
+released), num_threads at a time. A plane's values are read and written by the one
+thread that owns the plane, in the same order whatever the thread count, so no two
+threads write the same memory and the results are bitwise identical for any
+num_threads. Built without OpenMP (see setup.py) the same loops run serially.
 
 Bounds checking is off. Every kernel first checks, in constant time, that its arrays'
 shapes agree with the geometry it is given (raising ValueError otherwise), and every
@@ -17,8 +24,23 @@ index it then forms stays within those shapes; max_pool_backward also checks eac
 winner against the plane size, since that index comes from data, not from a shape.
 """
 from cython cimport floating
+from cython.parallel cimport prange, threadid
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy, memset
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #define CS231N_BUILT_WITH_OPENMP 1
+    #else
+    #define CS231N_BUILT_WITH_OPENMP 0
+    #endif
+    """
+    int CS231N_BUILT_WITH_OPENMP
+
+# False for the serial build (no OpenMP compiler support, or CS231N_NO_OPENMP=1), where
+# num_threads is accepted and ignored.
+built_with_openmp = bool(CS231N_BUILT_WITH_OPENMP)
 
 
 cdef Py_ssize_t _output_size(Py_ssize_t size, Py_ssize_t field, Py_ssize_t stride,
@@ -44,54 +66,114 @@ cdef int _check_columns(tuple image_shape, tuple cols_shape, Py_ssize_t field_he
     return 0
 
 
+# Starting and joining a team of threads costs a few microseconds, about as long as
+# moving this many values; with fewer values per thread, extra threads cost more than
+# they save.
+cdef enum:
+    MIN_VALUES_PER_THREAD = 8192
+
+
+cdef int _team_size(Py_ssize_t num_threads, Py_ssize_t num_planes,
+                    Py_ssize_t num_values) except -1:
+    """Threads worth starting for num_values over num_planes: at most num_threads."""
+    if num_threads < 1:
+        raise ValueError(f"num_threads must be at least 1, got {num_threads}")
+    return <int>max(1, min(num_threads, num_planes, num_values // MIN_VALUES_PER_THREAD))
+
+
+cdef void _im2col_plane(const floating *plane, floating *padded, floating *row,
+                        Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, Py_ssize_t pad,
+                        Py_ssize_t field_height, Py_ssize_t field_width, Py_ssize_t stride,
+                        Py_ssize_t out_h, Py_ssize_t out_w) noexcept nogil:
+    """Write the HH * WW rows that one channel plane (H, W) contributes, row_step apart.
+
+    With padding, the plane is first copied inside the zero border of padded.
+    """
+    cdef Py_ssize_t i, j, oy, ox, y
+    cdef Py_ssize_t plane_w = W + 2 * pad
+    cdef const floating *source
+    cdef floating *target
+    if pad:
+        for y in range(H):
+            memcpy(padded + (y + pad) * plane_w + pad, plane + y * W, W * sizeof(floating))
+        plane = padded
+    for i in range(field_height):
+        for j in range(field_width):
+            target = row + (i * field_width + j) * row_step
+            for oy in range(out_h):
+                source = plane + (oy * stride + i) * plane_w + j
+                if stride == 1:
+                    for ox in range(out_w):
+                        target[ox] = source[ox]
+                else:
+                    for ox in range(out_w):
+                        target[ox] = source[ox * stride]
+                target += out_w
+
+
 def im2col(const floating[:, :, :, ::1] x, floating[:, :, ::1] cols,
            Py_ssize_t field_height, Py_ssize_t field_width,
-           Py_ssize_t stride, Py_ssize_t pad):
+           Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t num_threads=1):
     """Fill cols (C * HH * WW, N, H' * W') with the receptive fields of x (N, C, H, W)."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     _check_columns((N, C, H, W), (cols.shape[0], cols.shape[1], cols.shape[2]),
                    field_height, field_width, stride, pad)
     cdef Py_ssize_t out_h = (H + 2 * pad - field_height) // stride + 1
     cdef Py_ssize_t out_w = (W + 2 * pad - field_width) // stride + 1
-    cdef Py_ssize_t padded_w = W + 2 * pad, padded_size = (H + 2 * pad) * padded_w
-    cdef Py_ssize_t n, c, i, j, k, oy, ox, y
-    cdef floating *row
-    cdef const floating *source
-    cdef const floating *plane
-    # One zero-padded copy of the current channel plane, so that every row of every
-    # column is a plain strided copy without bounds tests; its border stays zero.
-    cdef floating *padded = <floating *>calloc(max(padded_size, 1), sizeof(floating))
-    if padded == NULL:
+    cdef Py_ssize_t padded_size = (H + 2 * pad) * (W + 2 * pad)
+    cdef Py_ssize_t row_step = N * out_h * out_w, fields = field_height * field_width
+    cdef Py_ssize_t plane_index, n, c
+    cdef int team = _team_size(num_threads, N * C, cols.shape[0] * row_step)
+    # One zero-padded copy of the current channel plane per thread, so that every row
+    # of every column is a plain strided copy without bounds tests; borders stay zero.
+    cdef floating *padded_planes = <floating *>calloc(team * max(padded_size, 1),
+                                                      sizeof(floating))
+    if padded_planes == NULL:
         raise MemoryError()
-    with nogil:
-        for n in range(N):
-            for c in range(C):
-                if pad:
-                    for y in range(H):
-                        memcpy(padded + (y + pad) * padded_w + pad, &x[n, c, y, 0],
-                               W * sizeof(floating))
-                    plane = padded
+    for plane_index in prange(N * C, nogil=True, schedule="static", num_threads=team):
+        n = plane_index // C
+        c = plane_index % C
+        _im2col_plane(&x[n, c, 0, 0], padded_planes + threadid() * padded_size,
+                      &cols[c * fields, n, 0], row_step, H, W, pad, field_height,
+                      field_width, stride, out_h, out_w)
+    free(padded_planes)
+
+
+cdef void _col2im_plane(const floating *row, Py_ssize_t row_step, floating *padded,
+                        floating *plane, Py_ssize_t H, Py_ssize_t W, Py_ssize_t pad,
+                        Py_ssize_t field_height, Py_ssize_t field_width, Py_ssize_t stride,
+                        Py_ssize_t out_h, Py_ssize_t out_w) noexcept nogil:
+    """Add the HH * WW rows of one channel plane (row_step apart) onto the plane (H, W).
+
+    The sums go to the zero-padded scratch plane first, then its inside onto plane.
+    """
+    cdef Py_ssize_t i, j, oy, ox, y, xx
+    cdef Py_ssize_t padded_w = W + 2 * pad
+    cdef const floating *source
+    cdef floating *target
+    memset(padded, 0, (H + 2 * pad) * padded_w * sizeof(floating))
+    for i in range(field_height):
+        for j in range(field_width):
+            source = row + (i * field_width + j) * row_step
+            for oy in range(out_h):
+                target = padded + (oy * stride + i) * padded_w + j
+                if stride == 1:
+                    for ox in range(out_w):
+                        target[ox] += source[ox]
                 else:
-                    plane = &x[n, c, 0, 0]
-                for i in range(field_height):
-                    for j in range(field_width):
-                        k = (c * field_height + i) * field_width + j
-                        row = &cols[k, n, 0]
-                        for oy in range(out_h):
-                            source = plane + (oy * stride + i) * padded_w + j
-                            if stride == 1:
-                                for ox in range(out_w):
-                                    row[ox] = source[ox]
-                            else:
-                                for ox in range(out_w):
-                                    row[ox] = source[ox * stride]
-                            row += out_w
-    free(padded)
+                    for ox in range(out_w):
+                        target[ox * stride] += source[ox]
+                source += out_w
+    for y in range(H):
+        target = plane + y * W
+        source = padded + (y + pad) * padded_w + pad
+        for xx in range(W):
+            target[xx] += source[xx]
 
 
 def col2im(const floating[:, :, ::1] cols, floating[:, :, :, ::1] dx,
            Py_ssize_t field_height, Py_ssize_t field_width,
-           Py_ssize_t stride, Py_ssize_t pad):
+           Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t num_threads=1):
     """Add every column entry of cols (C * HH * WW, N, H' * W') back onto dx (N, C, H, W).
 
     dx must hold zeros (or the gradient to accumulate onto) on entry.
@@ -101,43 +183,64 @@ def col2im(const floating[:, :, ::1] cols, floating[:, :, :, ::1] dx,
                    field_height, field_width, stride, pad)
     cdef Py_ssize_t out_h = (H + 2 * pad - field_height) // stride + 1
     cdef Py_ssize_t out_w = (W + 2 * pad - field_width) // stride + 1
-    cdef Py_ssize_t padded_w = W + 2 * pad, padded_size = (H + 2 * pad) * padded_w
-    cdef Py_ssize_t n, c, i, j, k, oy, ox, y, xx
-    cdef const floating *row
-    cdef floating *target
-    # Sums land on a zero-padded plane first, so that every row is added without bounds
-    # tests; what fell on the padding is dropped when the plane is added onto dx.
-    cdef floating *padded = <floating *>malloc(max(padded_size, 1) * sizeof(floating))
-    if padded == NULL:
+    cdef Py_ssize_t padded_size = (H + 2 * pad) * (W + 2 * pad)
+    cdef Py_ssize_t row_step = N * out_h * out_w, fields = field_height * field_width
+    cdef Py_ssize_t plane_index, n, c
+    cdef int team = _team_size(num_threads, N * C, cols.shape[0] * row_step)
+    # Sums land on a zero-padded plane (one per thread) first, so that every row is
+    # added without bounds tests; what fell on the padding is dropped when the plane is
+    # added onto dx. Each dx value is the sum of its plane's rows in one fixed order.
+    cdef floating *padded_planes = <floating *>malloc(team * max(padded_size, 1) *
+                                                      sizeof(floating))
+    if padded_planes == NULL:
         raise MemoryError()
-    with nogil:
-        for n in range(N):
-            for c in range(C):
-                memset(padded, 0, padded_size * sizeof(floating))
-                for i in range(field_height):
-                    for j in range(field_width):
-                        k = (c * field_height + i) * field_width + j
-                        row = &cols[k, n, 0]
-                        for oy in range(out_h):
-                            target = padded + (oy * stride + i) * padded_w + j
-                            if stride == 1:
-                                for ox in range(out_w):
-                                    target[ox] += row[ox]
-                            else:
-                                for ox in range(out_w):
-                                    target[ox * stride] += row[ox]
-                            row += out_w
-                for y in range(H):
-                    target = &dx[n, c, y, 0]
-                    row = padded + (y + pad) * padded_w + pad
-                    for xx in range(W):
-                        target[xx] += row[xx]
-    free(padded)
+    for plane_index in prange(N * C, nogil=True, schedule="static", num_threads=team):
+        n = plane_index // C
+        c = plane_index % C
+        _col2im_plane(&cols[c * fields, n, 0], row_step, padded_planes + threadid() * padded_size,
+                      &dx[n, c, 0, 0], H, W, pad, field_height, field_width, stride,
+                      out_h, out_w)
+    free(padded_planes)
+
+
+cdef void _max_pool_plane(const floating *plane, floating *pooled, int *winners,
+                          Py_ssize_t W, Py_ssize_t pool_height, Py_ssize_t pool_width,
+                          Py_ssize_t stride, Py_ssize_t out_h, Py_ssize_t out_w,
+                          bint relu) noexcept nogil:
+    """Window maxima of one plane into pooled, their positions (y * W + x) into winners."""
+    cdef Py_ssize_t oy, ox, y, xx, origin, best_index
+    cdef floating best, value
+    cdef const floating *window
+    cdef bint take
+    for oy in range(out_h):
+        for ox in range(out_w):
+            origin = oy * stride * W + ox * stride
+            window = plane + origin
+            best = window[0]
+            best_index = origin
+            for y in range(pool_height):
+                for xx in range(pool_width):
+                    value = window[y * W + xx]
+                    # best != best once it is NaN: nothing replaces it then;
+                    # value != value takes the first NaN seen.
+                    take = (best == best) & ((value > best) | (value != value))
+                    # Which value wins is random in real data, so the winner moves by
+                    # arithmetic rather than a branch (a mispredicted branch costs more
+                    # than the comparison itself) and its value is read back.
+                    best_index += (origin + y * W + xx - best_index) * take
+                    best = window[best_index - origin]
+            if relu and not best > 0:
+                best_index = -1
+                if best == best:
+                    best = 0
+            pooled[oy * out_w + ox] = best
+            winners[oy * out_w + ox] = <int>best_index
 
 
 def max_pool_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
                      int[:, :, :, ::1] argmax, Py_ssize_t pool_height,
-                     Py_ssize_t pool_width, Py_ssize_t stride, bint relu=False):
+                     Py_ssize_t pool_width, Py_ssize_t stride, bint relu=False,
+                     Py_ssize_t num_threads=1):
     """Window maxima of x into out (N, C, H', W'); argmax gets each winner's y * W + x.
 
     Ties go to the first maximum in row-major order within the window. A NaN wins
@@ -150,12 +253,7 @@ def max_pool_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
     """
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], W = x.shape[3]
     cdef Py_ssize_t out_h = out.shape[2], out_w = out.shape[3]
-    cdef Py_ssize_t n, c, oy, ox, y, xx, origin, best_index
-    cdef floating best, value
-    cdef const floating *window
-    cdef floating *pooled
-    cdef int *winners
-    cdef bint take
+    cdef Py_ssize_t plane_index, n, c
     expected = (N, C, _output_size(x.shape[2], pool_height, stride, 0),
                 _output_size(W, pool_width, stride, 0))
     out_shape = (out.shape[0], out.shape[1], out.shape[2], out.shape[3])
@@ -165,39 +263,31 @@ def max_pool_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
                          f"be {expected} for input {(N, C, x.shape[2], W)}")
     if x.shape[2] * W > 2147483647:
         raise ValueError(f"planes of {x.shape[2]}x{W} pixels are too large for int winners")
-    with nogil:
-        for n in range(N):
-            for c in range(C):
-                pooled = &out[n, c, 0, 0]
-                winners = &argmax[n, c, 0, 0]
-                for oy in range(out_h):
-                    for ox in range(out_w):
-                        origin = oy * stride * W + ox * stride
-                        window = &x[n, c, 0, 0] + origin
-                        best = window[0]
-                        best_index = origin
-                        for y in range(pool_height):
-                            for xx in range(pool_width):
-                                value = window[y * W + xx]
-                                # best != best once it is NaN: nothing replaces it then;
-                                # value != value takes the first NaN seen.
-                                take = (best == best) & ((value > best) | (value != value))
-                                # Which value wins is random in real data, so the winner
-                                # moves by arithmetic rather than a branch (a mispredicted
-                                # branch costs more than the comparison itself) and its
-                                # value is read back.
-                                best_index += (origin + y * W + xx - best_index) * take
-                                best = window[best_index - origin]
-                        if relu and not best > 0:
-                            best_index = -1
-                            if best == best:
-                                best = 0
-                        pooled[oy * out_w + ox] = best
-                        winners[oy * out_w + ox] = <int>best_index
+    cdef int team = _team_size(num_threads, N * C, N * C * x.shape[2] * W)
+    for plane_index in prange(N * C, nogil=True, schedule="static", num_threads=team):
+        n = plane_index // C
+        c = plane_index % C
+        _max_pool_plane(&x[n, c, 0, 0], &out[n, c, 0, 0], &argmax[n, c, 0, 0], W,
+                        pool_height, pool_width, stride, out_h, out_w, relu)
+
+
+cdef int _unpool_plane(const floating *dout, const int *winners, floating *dx,
+                       Py_ssize_t pooled_size, Py_ssize_t plane_size) noexcept nogil:
+    """Add dout onto each window's winner in one dx plane; 1 (and stop) on a bad winner."""
+    cdef Py_ssize_t p, winner
+    for p in range(pooled_size):
+        winner = winners[p]
+        if winner == -1:
+            continue
+        # One unsigned comparison catches other negative winners too.
+        if <size_t>winner >= <size_t>plane_size:
+            return 1
+        dx[winner] += dout[p]
+    return 0
 
 
 def max_pool_backward(const floating[:, :, :, ::1] dout, const int[:, :, :, ::1] argmax,
-                      floating[:, :, ::1] dx):
+                      floating[:, :, ::1] dx, Py_ssize_t num_threads=1):
     """Add each dout entry onto its window's winner in dx, viewed as (N, C, H * W).
 
     A winner of -1 (a window behind a ReLU that passes no gradient) gets nothing.
@@ -207,31 +297,20 @@ def max_pool_backward(const floating[:, :, :, ::1] dout, const int[:, :, :, ::1]
     cdef Py_ssize_t N = dout.shape[0], C = dout.shape[1]
     cdef Py_ssize_t out_h = dout.shape[2], out_w = dout.shape[3]
     cdef Py_ssize_t plane = dx.shape[2]
-    cdef Py_ssize_t n, c, oy, ox, winner
-    cdef bint out_of_range = False
+    cdef Py_ssize_t plane_index, n, c
+    cdef Py_ssize_t bad_planes = 0
     dout_shape = (N, C, out_h, out_w)
     argmax_shape = (argmax.shape[0], argmax.shape[1], argmax.shape[2], argmax.shape[3])
     if argmax_shape != dout_shape or (dx.shape[0], dx.shape[1]) != (N, C):
         raise ValueError(f"dout {dout_shape}, winners {argmax_shape} and dx "
                          f"{(dx.shape[0], dx.shape[1], plane)} do not agree")
-    with nogil:
-        for n in range(N):
-            for c in range(C):
-                for oy in range(out_h):
-                    for ox in range(out_w):
-                        winner = argmax[n, c, oy, ox]
-                        if winner == -1:
-                            continue
-                        # One unsigned comparison catches other negative winners too.
-                        if <size_t>winner >= <size_t>plane:
-                            out_of_range = True
-                            break
-                        dx[n, c, winner] += dout[n, c, oy, ox]
-                    if out_of_range:
-                        break
-                if out_of_range:
-                    break
-            if out_of_range:
-                break
-    if out_of_range:
+    cdef int team = _team_size(num_threads, N * C, N * C * out_h * out_w)
+    # Overlapping windows can share a winner, but only within their own plane, which
+    # one thread owns; the count of bad planes is a reduction, safe to share.
+    for plane_index in prange(N * C, nogil=True, schedule="static", num_threads=team):
+        n = plane_index // C
+        c = plane_index % C
+        bad_planes += _unpool_plane(&dout[n, c, 0, 0], &argmax[n, c, 0, 0], &dx[n, c, 0],
+                                    out_h * out_w, plane)
+    if bad_planes:
         raise ValueError(f"a pooling winner lies outside planes of {plane} pixels")

@@ -211,15 +211,16 @@ def test_float32_stays_float32(kernels):
 
 def _all_fast_layer_results(rng):
     """Outputs and gradients of every compiled kernel's layer, in float64."""
-    x = rng.standard_normal((7, 5, 13, 11))
-    w, b = rng.standard_normal((6, 5, 3, 3)), rng.standard_normal(6)
+    # Big enough for every kernel to start 3 or 4 threads: they start one per 8192 values.
+    x = rng.standard_normal((16, 8, 33, 31))
+    w, b = rng.standard_normal((6, 8, 3, 3)), rng.standard_normal(6)
     results = []
     # Stride 2 with 3x3 windows overlaps them, so col2im adds several columns per pixel.
     for conv_param in ({"stride": 1, "pad": 1}, {"stride": 2, "pad": 2}):
         out, cache = fast_layers.conv_forward_fast(x, w, b, conv_param)
         results += [out, *fast_layers.conv_backward_fast(rng.standard_normal(out.shape), cache)]
-    # 2x2 windows tile the 12x10 part of the planes; overlapping 3x3 windows at stride 2
-    # tile all 13x11 and can share a winner in the backward pass.
+    # 2x2 windows tile the 32x30 part of the planes; overlapping 3x3 windows at stride 2
+    # tile all 33x31 and can share a winner in the backward pass.
     for pooled_x, pool_param in ((x[:, :, 1:, 1:], {"pool_height": 2, "pool_width": 2, "stride": 2}),
                                  (x, {"pool_height": 3, "pool_width": 3, "stride": 2})):
         for forward, backward in ((fast_layers.max_pool_forward_fast,
