@@ -45,18 +45,6 @@ POOL_GEOMETRIES = [
 ]
 
 
-@pytest.fixture(params=["compiled", "numpy"])
-def kernels(request):
-    """Runs a test with the compiled kernels and again with the NumPy fallback."""
-    if request.param == "compiled":
-        if not fast_layers.compiled_kernels_available():
-            pytest.skip("the Cython extension is not built")
-        yield request.param
-    else:
-        with fast_layers.numpy_fallback():
-            yield request.param
-
-
 @pytest.mark.parametrize("x_shape, w_shape, stride, pad", CONV_GEOMETRIES)
 def test_fast_conv_equals_naive(kernels, x_shape, w_shape, stride, pad):
     rng = np.random.default_rng(sum(x_shape) + sum(w_shape) + pad)

@@ -55,27 +55,15 @@ WRONG_DOUT = {
 FORWARD_OUTPUT = {"conv": (2, 4, 8, 8), "pool": (2, 3, 4, 4)}
 
 
-@pytest.fixture(params=["compiled", "numpy"])
-def path(request):
-    """The kernel path under test; in this process the fast layers use it for the test."""
-    if request.param == "compiled":
-        if not fast_layers.compiled_kernels_available():
-            pytest.skip("the Cython extension is not built")
-        yield request.param
-    else:
-        with fast_layers.numpy_fallback():
-            yield request.param
-
-
-def run_child(body, path):
+def run_child(body, kernels):
     """Run PRELUDE + body in a fresh interpreter on the given kernel path."""
     script = PRELUDE + textwrap.dedent(body)
-    return subprocess.run([sys.executable, "-c", script, path], cwd=REPO_ROOT,
+    return subprocess.run([sys.executable, "-c", script, kernels], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.parametrize("layer, defect", sorted(WRONG_DOUT))
-def test_wrong_shaped_dout_is_a_clean_value_error(path, layer, defect):
+def test_wrong_shaped_dout_is_a_clean_value_error(kernels, layer, defect):
     dout_shape = WRONG_DOUT[layer, defect]
     forward = ("_, cache = fast_layers.conv_forward_fast(x, w, b, conv_param)\n"
                "backward = fast_layers.conv_backward_fast" if layer == "conv" else
@@ -89,7 +77,7 @@ except ValueError as error:
     print("ValueError:", error)
 else:
     print("no error")
-""", path)
+""", kernels)
     assert result.returncode == 0, f"child died with status {result.returncode}: {result.stderr}"
     assert result.stdout.startswith("ValueError:"), result.stdout + result.stderr
     assert str(dout_shape) in result.stdout
@@ -131,7 +119,7 @@ for name, call in calls.items():
     assert len(lines) == 8 and all(line.endswith(" ValueError") for line in lines), result.stdout
 
 
-def test_correctly_shaped_non_contiguous_dout_is_used_as_is(path):
+def test_correctly_shaped_non_contiguous_dout_is_used_as_is(kernels):
     rng = np.random.default_rng(3)
     x, w, b = rng.standard_normal((2, 3, 8, 8)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
     out, cache = fast_layers.conv_forward_fast(x, w, b, CONV_PARAM)
@@ -152,7 +140,7 @@ def test_correctly_shaped_non_contiguous_dout_is_used_as_is(path):
     ((2, 3, 6, 6), (0, 3, 3, 3)),  # no filters: an empty output
     ((0, 3, 6, 6), (4, 3, 3, 3)),  # no samples
 ])
-def test_empty_channels_or_filters_match_naive(path, x_shape, w_shape):
+def test_empty_channels_or_filters_match_naive(kernels, x_shape, w_shape):
     rng = np.random.default_rng(4)
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     b = rng.standard_normal(w_shape[0])
@@ -166,7 +154,7 @@ def test_empty_channels_or_filters_match_naive(path, x_shape, w_shape):
         np.testing.assert_allclose(fast, naive, atol=1e-12)
 
 
-def test_complex_input_is_refused(path):
+def test_complex_input_is_refused(kernels):
     x = np.ones((2, 3, 8, 8))
     w, b = np.ones((4, 3, 3, 3)), np.zeros(4)
     for args in ((x + 1j, w, b), (x, w * 1j, b), (x, w, b.astype(complex))):
