@@ -49,7 +49,7 @@ body { font-family: "DejaVu Sans", sans-serif; font-size: 10.5pt; line-height: 1
 h1, h2, h3, h4, h5, h6 { break-after: avoid; break-inside: avoid; }
 p, li { orphans: 3; widows: 3; }
 .question-and-answer { break-inside: avoid; }
-.code_cell .input { break-inside: avoid; break-after: avoid; }
+.prompt { break-after: avoid; }
 .output_area { orphans: 3; widows: 3; }
 a.anchor-link { display: none; }
 .jp-Cell { margin-bottom: 6pt; }

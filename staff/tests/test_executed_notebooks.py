@@ -97,7 +97,9 @@ def page_extent(page):
     top, height = page_box.content_box_y(), page_box.height
     leaves = [box for box in page_box.descendants()
               if isinstance(box, (boxes.TextBox, boxes.ReplacedBox)) and box.height
-              and top <= box.position_y <= top + height]  # the page number sits in the margin
+              # The running header and the page number sit in the margins; half a pixel
+              # allows for the rounding of millimetre margins into pixels.
+              and top - 0.5 <= box.position_y <= top + height]
     if not leaves:
         return 0.0, 0.0, False
     bottom = max(box.position_y + box.margin_height() for box in leaves)
