@@ -197,45 +197,58 @@ def test_float32_stays_float32(kernels):
     assert fast_layers.max_pool_backward_fast(np.ones_like(pooled), pool_cache).dtype == np.float32
 
 
-def _all_fast_layer_results(rng):
-    """Outputs and gradients of every compiled kernel's layer, in float64."""
-    # Big enough for every kernel to start 3 or 4 threads: they start one per 8192 values.
-    x = rng.standard_normal((16, 8, 33, 31))
-    w, b = rng.standard_normal((6, 8, 3, 3)), rng.standard_normal(6)
+def _kernel_results(num_threads):
+    """Every compiled kernel's output on one set of float64 inputs, at ``num_threads``.
+
+    The kernels are called directly: the layers around them also call the BLAS, whose
+    results may change with its own thread count, which is not ours to test.
+    """
+    from cs231n import im2col_cython as kernels
+
+    rng = np.random.default_rng(8)
+    # Big enough for several threads everywhere: the kernels start one per 262,144 values
+    # (cs231n/im2col_cython.pyx) of the columns, or of the pooled output for the pool
+    # backward pass, which the larger images give 64 * 16 * 32 * 31 = 1,015,808.
+    x = rng.standard_normal((64, 16, 33, 31))
+    images = rng.standard_normal((64, 16, 65, 63))
     results = []
     # Stride 2 with 3x3 windows overlaps them, so col2im adds several columns per pixel.
-    for conv_param in ({"stride": 1, "pad": 1}, {"stride": 2, "pad": 2}):
-        out, cache = fast_layers.conv_forward_fast(x, w, b, conv_param)
-        results += [out, *fast_layers.conv_backward_fast(rng.standard_normal(out.shape), cache)]
-    # 2x2 windows tile the 32x30 part of the planes; overlapping 3x3 windows at stride 2
-    # tile all 33x31 and can share a winner in the backward pass.
-    for pooled_x, pool_param in ((x[:, :, 1:, 1:], {"pool_height": 2, "pool_width": 2, "stride": 2}),
-                                 (x, {"pool_height": 3, "pool_width": 3, "stride": 2})):
-        for forward, backward in ((fast_layers.max_pool_forward_fast,
-                                   fast_layers.max_pool_backward_fast),
-                                  (fast_layers.relu_max_pool_forward_fast,
-                                   fast_layers.relu_max_pool_backward_fast)):
-            out, cache = forward(pooled_x, pool_param)
-            results += [out, backward(rng.standard_normal(out.shape), cache)]
+    for stride, pad in ((1, 1), (2, 2)):
+        out_h, out_w = (33 + 2 * pad - 3) // stride + 1, (31 + 2 * pad - 3) // stride + 1
+        cols = np.empty((16 * 9, 64, out_h * out_w))
+        kernels.im2col(x, cols, 3, 3, stride, pad, num_threads)
+        dx = np.zeros_like(x)
+        kernels.col2im(rng.standard_normal(cols.shape), dx, 3, 3, stride, pad, num_threads)
+        results += [cols, dx]
+    # 2x2 windows tile the 64x62 part of the planes; overlapping 3x3 windows at stride 2
+    # tile all 65x63 and can share a winner in the backward pass.
+    for pooled_x, size, stride in ((np.ascontiguousarray(images[:, :, 1:, 1:]), 2, 2), (images, 3, 2)):
+        for relu in (False, True):
+            out_shape = (64, 16, (pooled_x.shape[2] - size) // stride + 1,
+                         (pooled_x.shape[3] - size) // stride + 1)
+            out, winners = np.empty(out_shape), np.empty(out_shape, dtype=np.intc)
+            kernels.max_pool_forward(pooled_x, out, winners, size, size, stride, relu, num_threads)
+            dx = np.zeros((64, 16, pooled_x.shape[2] * pooled_x.shape[3]))
+            kernels.max_pool_backward(rng.standard_normal(out_shape), winners, dx, num_threads)
+            results += [out, winners, dx]
     return results
 
 
 def test_results_do_not_depend_on_the_thread_count():
     # The kernels split planes over threads, each plane summed by one thread in a fixed
-    # order, and the chunks of samples do not depend on the thread count: the results
-    # must agree bit for bit, not just to rounding.
+    # order: the results must agree bit for bit, not just to rounding.
     if not fast_layers.compiled_kernels_available():
         pytest.skip("the Cython extension is not built")
-    results = {}
+    single = _kernel_results(1)
+    for threads in (2, 4):
+        for one, many in zip(single, _kernel_results(threads)):
+            assert np.array_equal(one, many), f"differs at {threads} threads"
+
+
+def test_one_setting_gives_the_blas_and_the_kernels_their_threads():
     for threads in (1, 2, 4):
         with threadpool_limits(threads):
-            # One setting governs both NumPy's BLAS and the compiled kernels.
             assert fast_layers._kernel_threads() == threads
-            results[threads] = _all_fast_layer_results(np.random.default_rng(8))
-    for threads in (2, 4):
-        for single, threaded in zip(results[1], results[threads]):
-            assert single.dtype == threaded.dtype == np.float64
-            assert np.array_equal(single, threaded), f"differs at {threads} threads"
 
 
 def test_non_contiguous_inputs(kernels):
