@@ -191,6 +191,17 @@ def _col2im(cols, dx, field_height, field_width, stride, pad):
     dx += dx_padded[:, :, pad:pad + height, pad:pad + width]
 
 
+def _swap_leading_axes(source, out, shift=None):
+    """out (B, A, P) = source (A, B, P) with its first two axes swapped, plus shift (A,)."""
+    kernels = _compiled_kernels()
+    if kernels is not None:
+        kernels.swap_leading_axes(source, out, shift, _kernel_threads())
+    elif shift is None:
+        out[...] = source.transpose(1, 0, 2)
+    else:
+        np.add(source.transpose(1, 0, 2), shift[:, None], out=out)
+
+
 def conv_forward_fast(x, w, b, conv_param):
     """Fast equivalent of layers.conv_forward_naive (same inputs, same output).
 
@@ -209,7 +220,7 @@ def conv_forward_fast(x, w, b, conv_param):
     # Explicit sizes rather than -1: reshape cannot infer a dimension of an empty array.
     field_size = channels * field_height * field_width
     w_matrix = np.asarray(w, dtype=dtype).reshape(num_filters, field_size)
-    bias = np.asarray(b, dtype=dtype).reshape(num_filters, 1)
+    bias = np.ascontiguousarray(b, dtype=dtype).reshape(num_filters)
     positions = out_shape[0] * out_shape[1]
     out = np.empty((num_samples, num_filters, positions), dtype=dtype)
     step = _chunk_size(num_samples, field_size * positions * dtype.itemsize,
@@ -222,8 +233,7 @@ def conv_forward_fast(x, w, b, conv_param):
         # to the (n, F, P) output with the biases added on the way.
         product = _leading_matrix(product_buffer, num_filters, size * positions)
         np.matmul(w_matrix, chunk_cols, out=product)
-        np.add(product.reshape(num_filters, size, positions).transpose(1, 0, 2), bias,
-               out=out[chunk])
+        _swap_leading_axes(product.reshape(num_filters, size, positions), out[chunk], bias)
     out = out.reshape(num_samples, num_filters, *out_shape)
     cache = (x, w, b, conv_param)
     return out, cache
@@ -266,7 +276,7 @@ def conv_backward_fast(dout, cache, *, input_gradient=True):
         size = chunk.stop - chunk.start
         # The chunk's upstream gradient as one (F, n P) matrix, in the columns' order.
         chunk_dout = _leading_matrix(dout_buffer, num_filters, size * positions)
-        chunk_dout.reshape(num_filters, size, positions)[...] = dout[chunk].transpose(1, 0, 2)
+        _swap_leading_axes(dout[chunk], chunk_dout.reshape(num_filters, size, positions))
         # (F, n P) @ (n P, K): the filter gradient summed over the chunk in one product.
         np.matmul(chunk_dout, chunk_cols.T, out=chunk_dw)
         dw += chunk_dw

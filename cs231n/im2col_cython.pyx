@@ -316,3 +316,32 @@ def max_pool_backward(const floating[:, :, :, ::1] dout, const int[:, :, :, ::1]
                                     out_h * out_w, plane)
     if bad_planes:
         raise ValueError(f"a pooling winner lies outside planes of {plane} pixels")
+
+
+
+def swap_leading_axes(const floating[:, :, ::1] source, floating[:, :, ::1] out,
+                      const floating[::1] shift=None, Py_ssize_t num_threads=1):
+    """out[b, a, p] = source[a, b, p], plus shift[a] when given, in one pass.
+
+    The conv layers' change of layout: the forward pass moves a chunk's (F, n, P) product
+    to the (n, F, P) output with the biases as shift; the backward pass moves the upstream
+    gradient (n, F, P) to the columns' (F, n, P) order.
+    """
+    cdef Py_ssize_t A = source.shape[0], B = source.shape[1], P = source.shape[2]
+    cdef Py_ssize_t row, a, b, p
+    cdef bint shifted = shift is not None
+    cdef floating amount
+    if (out.shape[0], out.shape[1], out.shape[2]) != (B, A, P) or (
+            shifted and shift.shape[0] != A):
+        raise ValueError(f"source {(A, B, P)}, output {(out.shape[0], out.shape[1], out.shape[2])}"
+                         f" and shift {None if not shifted else (shift.shape[0],)} do not agree")
+    cdef int team = _team_size(num_threads, A * B, A * B * P)
+    for row in prange(A * B, nogil=True, schedule="static", num_threads=team):
+        a = row // B
+        b = row % B
+        if shifted:
+            amount = shift[a]
+            for p in range(P):
+                out[b, a, p] = source[a, b, p] + amount
+        else:
+            memcpy(&out[b, a, 0], &source[a, b, 0], P * sizeof(floating))

@@ -231,6 +231,14 @@ def _kernel_results(num_threads):
             dx = np.zeros((64, 16, pooled_x.shape[2] * pooled_x.shape[3]))
             kernels.max_pool_backward(rng.standard_normal(out_shape), winners, dx, num_threads)
             results += [out, winners, dx]
+    # The conv output's layout changes: (F, n, P) products to (n, F, P) plus the biases,
+    # and the upstream gradient back; 64 * 16 * 1023 values run on up to 4 threads.
+    product, bias = rng.standard_normal((16, 64, 1023)), rng.standard_normal(16)
+    out = np.empty((64, 16, 1023))
+    kernels.swap_leading_axes(product, out, bias, num_threads)
+    back = np.empty_like(product)
+    kernels.swap_leading_axes(out, back, None, num_threads)
+    results += [out, back]
     return results
 
 

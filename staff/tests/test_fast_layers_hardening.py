@@ -103,6 +103,10 @@ calls = {
     "pool backward negative winner": lambda: kernels.max_pool_backward(
         np.ones((2, 3, 4, 4)), np.full((2, 3, 4, 4), -2, np.intc), np.zeros((2, 3, 64))),
     "no threads": lambda: kernels.im2col(x4, np.zeros((27, 2, 64)), 3, 3, 1, 1, 0),
+    "shift for other rows": lambda: kernels.swap_leading_axes(
+        np.zeros((4, 2, 9)), np.zeros((2, 4, 9)), np.zeros(3)),
+    "output not swapped": lambda: kernels.swap_leading_axes(np.zeros((4, 2, 9)), np.zeros((4, 2, 9))),
+    "output of other rows": lambda: kernels.swap_leading_axes(np.zeros((2, 4, 9)), np.zeros((5, 2, 9))),
 }
 for name, call in calls.items():
     try:
@@ -116,7 +120,7 @@ for name, call in calls.items():
     if result.stdout.startswith("SKIP"):
         pytest.skip("the Cython extension is not built")
     lines = result.stdout.splitlines()
-    assert len(lines) == 8 and all(line.endswith(" ValueError") for line in lines), result.stdout
+    assert len(lines) == 11 and all(line.endswith(" ValueError") for line in lines), result.stdout
 
 
 def test_correctly_shaped_non_contiguous_dout_is_used_as_is(kernels):
