@@ -34,10 +34,20 @@ __all__ = ["conv_forward_fast", "conv_backward_fast",
 # one thread). OpenMP reads the policy when it is loaded, so it is set before the
 # extension is imported, unless the user chose one.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# The compiled kernels this module calls. An extension built from an older source lacks
+# some of them (the .pyx changed and the package was not rebuilt); it is then set aside
+# like a missing one, so that the NumPy code runs instead of a call failing mid-layer.
+_KERNEL_NAMES = ("im2col", "col2im", "max_pool_forward", "max_pool_backward", "swap_leading_axes")
 try:
     from . import im2col_cython as _kernels
 except ImportError:
     _kernels = None
+    _kernels_problem = "is not built"
+else:
+    _kernels_problem = None
+    if not all(hasattr(_kernels, name) for name in _KERNEL_NAMES):
+        _kernels = None
+        _kernels_problem = "was built from an older version of im2col_cython.pyx"
 
 
 def _blas_thread_limit_reader():
@@ -70,8 +80,8 @@ def _compiled_kernels():
     if _kernels is None and not _fallback_announced:
         _fallback_announced = True
         warnings.warn(
-            "cs231n.im2col_cython is not built, so the fast layers use slower NumPy code. "
-            "Build it with: python setup.py build_ext --inplace (or pip install -e .)",
+            f"cs231n.im2col_cython {_kernels_problem}, so the fast layers use slower NumPy "
+            "code. Build it with: python setup.py build_ext --inplace (or pip install -e .)",
             RuntimeWarning, stacklevel=3)
     return _kernels
 

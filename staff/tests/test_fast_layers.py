@@ -1,6 +1,7 @@
 """The fast layers agree with the naive ones, with and without the compiled extension."""
 import importlib
 import sys
+import types
 import warnings
 
 import numpy as np
@@ -267,6 +268,27 @@ def test_non_contiguous_inputs(kernels):
     out_fast, _ = fast_layers.conv_forward_fast(x, w, b, conv_param)
     out_naive, _ = conv_forward_naive(x, w, b, conv_param)
     assert rel_error(out_naive, out_fast) < 1e-9
+
+
+def test_an_extension_built_from_an_older_source_is_set_aside(monkeypatch):
+    # A module lacking one of the kernels fast_layers calls stands for a build older
+    # than the .pyx: the layers must warn and use NumPy, not fail inside a layer.
+    stale = types.ModuleType("cs231n.im2col_cython")
+    stale.im2col = stale.col2im = lambda *args: None
+    monkeypatch.setattr(cs231n, "im2col_cython", stale, raising=False)
+    monkeypatch.setitem(sys.modules, "cs231n.im2col_cython", stale)
+    try:
+        reloaded = importlib.reload(fast_layers)
+        assert not reloaded.compiled_kernels_available()
+        x = np.random.default_rng(3).standard_normal((2, 2, 6, 6))
+        w, b = np.ones((3, 2, 3, 3)), np.arange(3.0)
+        with pytest.warns(RuntimeWarning, match="older version"):
+            out, _ = reloaded.conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
+        expected, _ = conv_forward_naive(x, w, b, {"stride": 1, "pad": 1})
+        assert rel_error(out, expected) < 1e-9
+    finally:
+        monkeypatch.undo()
+        importlib.reload(fast_layers)
 
 
 def test_import_without_extension_falls_back_with_one_warning(monkeypatch):
