@@ -102,17 +102,21 @@ class QuotedFigure:
 
     quote: the words of the cell that state it (kept verbatim, so editing the prose
     means revisiting this entry); printed_by: the id of the code cell whose printout
-    holds the figure; value: the figure, from that printout; low, high: the range the
-    quote promises, in the printout's units (percent for accuracies).
+    holds the figure, or a tuple of ids whose printouts value reads one after the other;
+    value: the figure, from that printout; low, high: the range the quote promises, in
+    the printout's units (percent for accuracies).
     """
     notebook: str
     cell_id: str
     quote: str
-    printed_by: str
+    printed_by: str | tuple
     what: str
     value: Callable[[str], float]
     low: float
     high: float
+
+    def printing_cells(self):
+        return self.printed_by if isinstance(self.printed_by, tuple) else (self.printed_by,)
 
 
 def _scale_row(sweep, scale):
@@ -191,9 +195,11 @@ PYTORCH_TRAINING = "c7592781"
 PYTORCH_TEST = "08dcf59a"
 INF = float("inf")
 
-# The ranges held in every run of `measure` with seed offsets 0, 1 and 2 at 1 thread and
-# offset 0 at 2 threads, on the partial CIFAR-10 copy (the closing note of issue 21 has
-# the table); each leaves a margin beyond the values seen.
+# Chosen from five runs on the partial CIFAR-10 copy: seed offsets 0, 1 and 2 at 1 thread
+# and offsets 0 and 1 at 2 threads (`measure`); every range holds all five values with a
+# margin beyond them. A claim that did not hold in all five (the layer-normalized network
+# above the baseline at batch size 5, dropout's validation accuracy above the
+# unregularized one's) is not made.
 QUOTED_FIGURES = (
     # FullyConnectedNets, Inline Question 1: overfitting 50 images at five weight scales.
     QuotedFigure(FCN, "91b8bd2b", "memorized the 50 images at two or three of the five weight scales",
@@ -226,9 +232,9 @@ QUOTED_FIGURES = (
                  _baseline_between(3e-3, 2e-2), 0, 22),
     QuotedFigure(BN, "d3f133e4", "above 1e6 at a scale of 1", BN_SWEEP,
                  "baseline at scale 1: final training loss", _sweep_at("baseline", 1.0, 1), 1e6, INF),
-    QuotedFigure(BN, "d3f133e4", "even at 1e-4 it reaches 18% to 28% validation accuracy", BN_SWEEP,
+    QuotedFigure(BN, "d3f133e4", "even at 1e-4 it reaches 18% to 30% validation accuracy", BN_SWEEP,
                  "batchnorm at scale 1e-4: best validation accuracy",
-                 _sweep_at("batchnorm", 1e-4, 0), 18, 28),
+                 _sweep_at("batchnorm", 1e-4, 0), 18, 30),
     QuotedFigure(BN, "d3f133e4", "its best validation accuracy is 27% to 34%", BN_SWEEP,
                  "batchnorm: best validation accuracy over all scales", _sweep_best("batchnorm"), 27, 34),
     QuotedFigure(BN, "d3f133e4", "to 12% to 20% at a scale of 1", BN_SWEEP,
@@ -247,9 +253,9 @@ QUOTED_FIGURES = (
     QuotedFigure(BN, "307b9226", "78% to 92% at batch size 50", BN_BATCH,
                  "batchnorm, batch size 50: final training accuracy",
                  _accuracy("batchnorm, batch size 50", 0), 78, 92),
-    QuotedFigure(BN, "307b9226", "(55% to 75%)", BN_BATCH,
+    QuotedFigure(BN, "307b9226", "(55% to 80%)", BN_BATCH,
                  "baseline, batch size 5: final training accuracy",
-                 _accuracy("baseline, batch size 5", 0), 55, 75),
+                 _accuracy("baseline, batch size 5", 0), 55, 80),
     QuotedFigure(BN, "307b9226", "by 10 points or more", BN_BATCH,
                  "batch size 5: baseline minus batchnorm, final training accuracy",
                  _difference("baseline, batch size 5", "batchnorm, batch size 5", 0), 10, 100),
@@ -258,13 +264,13 @@ QUOTED_FIGURES = (
     QuotedFigure(BN, "307b9226", "between 25% and 36% for all runs", BN_BATCH,
                  "every run: final validation accuracy, highest", lambda text: max(_final_vals(text)), 25, 36),
     # BatchNormalization, the solution's remark on layer normalization and batch size.
-    QuotedFigure(BN, "7a308a5e", "reaches 65% or more training accuracy", LN_BATCH,
+    QuotedFigure(BN, "7a308a5e", "reaches 60% or more training accuracy", LN_BATCH,
                  "layernorm, batch size 5: final training accuracy",
-                 _accuracy("layernorm, batch size 5", 0), 65, 100),
-    QuotedFigure(BN, "7a308a5e", "within 5 points of the unnormalized baseline or above it", LN_BATCH,
-                 "batch size 5: layernorm minus baseline, final training accuracy",
-                 _difference("layernorm, batch size 5", "baseline, batch size 5", 0), -5, 100),
-    QuotedFigure(BN, "7a308a5e", "ended 10 points or more below", BN_BATCH,
+                 _accuracy("layernorm, batch size 5", 0), 60, 100),
+    QuotedFigure(BN, "7a308a5e", "at least 15 points above the batch-normalized network", (BN_BATCH, LN_BATCH),
+                 "batch size 5: layernorm minus batchnorm, final training accuracy",
+                 _difference("layernorm, batch size 5", "batchnorm, batch size 5", 0), 15, 100),
+    QuotedFigure(BN, "7a308a5e", "ended 10 points or more below the baseline", BN_BATCH,
                  "batch size 5: baseline minus batchnorm, final training accuracy",
                  _difference("baseline, batch size 5", "batchnorm, batch size 5", 0), 10, 100),
     QuotedFigure(BN, "7a308a5e", "within 25 points of each other", LN_BATCH,
@@ -289,10 +295,10 @@ QUOTED_FIGURES = (
     QuotedFigure(PYTORCH, "322ff975", "below 20% validation accuracy", PYTORCH_TRAINING,
                  "challenge: validation accuracy after the first epoch",
                  lambda text: epoch_accuracies(text)[0], 0, 20),
-    QuotedFigure(PYTORCH, "322ff975", "between 50% and 62% validation and test accuracy", PYTORCH_TRAINING,
-                 "challenge: final validation accuracy", lambda text: epoch_accuracies(text)[-1], 50, 62),
-    QuotedFigure(PYTORCH, "322ff975", "between 50% and 62% validation and test accuracy", PYTORCH_TEST,
-                 "challenge: test accuracy", test_accuracy, 50, 62),
+    QuotedFigure(PYTORCH, "322ff975", "between 45% and 62% validation and test accuracy", PYTORCH_TRAINING,
+                 "challenge: final validation accuracy", lambda text: epoch_accuracies(text)[-1], 45, 62),
+    QuotedFigure(PYTORCH, "322ff975", "between 45% and 62% validation and test accuracy", PYTORCH_TEST,
+                 "challenge: test accuracy", test_accuracy, 45, 62),
 )
 
 # Percentages in answer and solution-only cells that are no run figure, by cell, each
@@ -340,8 +346,9 @@ def source_problems(bundle_root=BUNDLE_ROOT):
             if cell is None or figure.quote not in " ".join(cell_source(cell).split()):
                 problems.append(f"{name} {figure.cell_id}: the quote {figure.quote!r} "
                                 f"({figure.what}) is no longer in that cell")
-            if figure.printed_by not in cells:
-                problems.append(f"{name}: no code cell {figure.printed_by} prints {figure.what}")
+            for cell_id in figure.printing_cells():
+                if cell_id not in cells:
+                    problems.append(f"{name}: no code cell {cell_id} prints {figure.what}")
         for cell in quoting_cells(notebook):
             text = " ".join(cell_source(cell).split())
             allowed = NOT_RUN_FIGURES.get((name, cell.get("id")), {})
@@ -365,10 +372,12 @@ def check(executed_dir):
             problems.append(f"{figure.notebook}: not in {executed_dir}")
             continue
         try:
-            value = figure.value(printed_text(nbformat.read(path, as_version=4), figure.printed_by))
+            notebook = nbformat.read(path, as_version=4)
+            value = figure.value("".join(printed_text(notebook, cell_id)
+                                         for cell_id in figure.printing_cells()))
         except (KeyError, ValueError, AttributeError, IndexError) as error:
-            problems.append(f"{figure.notebook}: could not read {figure.what} from cell "
-                            f"{figure.printed_by}'s printout ({error!r})")
+            problems.append(f"{figure.notebook}: could not read {figure.what} from the printout "
+                            f"of cell {', '.join(figure.printing_cells())} ({error!r})")
             continue
         ok = figure.low <= value <= figure.high
         rows.append((figure, value, ok))
