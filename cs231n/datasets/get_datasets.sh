@@ -6,8 +6,10 @@
 # --dest DIR, $CIFAR10_DIR) are taken from the directory you run this in.
 set -euo pipefail
 bundle_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# The bundle's environment (tools/setup_env.sh: .venv, or $CS231N_VENV) when it exists.
+venv="${CS231N_VENV:-$bundle_root/.venv}"
 python="${PYTHON:-python3}"
-if [ -x "$bundle_root/.venv/bin/python" ]; then python="$bundle_root/.venv/bin/python"; fi
+if [ -x "$venv/bin/python" ]; then python="$venv/bin/python"; fi
 
 # The downloader runs from the bundle root (so that it imports this bundle's cs231n),
 # so paths relative to the caller's directory are made absolute first.

@@ -294,3 +294,15 @@ def test_file_system_without_locks_still_gets_the_data(tmp_path, archive, monkey
     dl.ensure_cifar10(dest, archive=path, size=size, md5=md5)
     assert dl.is_complete(dest)
     assert f"Note: {dest.parent} does not support file locks (No locks available)" in capsys.readouterr().out
+
+
+def test_get_datasets_runs_in_the_environment_setup_env_made(tmp_path):
+    # setup_env.sh puts the environment at $CS231N_VENV when it is set; the downloader
+    # must run with that environment's python, which has the bundle's packages.
+    venv_python = tmp_path / "elsewhere" / "bin" / "python"
+    venv_python.parent.mkdir(parents=True)
+    venv_python.write_text('#!/bin/sh\necho "environment python: $*"\n')
+    venv_python.chmod(0o755)
+    result = get_datasets(cwd=tmp_path, CS231N_VENV=str(tmp_path / "elsewhere"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "environment python: -m cs231n.datasets.download\n"
