@@ -270,38 +270,32 @@ def test_non_contiguous_inputs(kernels):
     assert rel_error(out_naive, out_fast) < 1e-9
 
 
-def test_an_extension_built_from_an_older_source_is_set_aside(monkeypatch):
-    # A module lacking one of the kernels fast_layers calls stands for a build older
-    # than the .pyx: the layers must warn and use NumPy, not fail inside a layer.
+def stale_build():
+    """A kernel module lacking some of the kernels fast_layers calls: a build older than the .pyx."""
     stale = types.ModuleType("cs231n.im2col_cython")
     stale.im2col = stale.col2im = lambda *args: None
-    monkeypatch.setattr(cs231n, "im2col_cython", stale, raising=False)
-    monkeypatch.setitem(sys.modules, "cs231n.im2col_cython", stale)
-    try:
-        reloaded = importlib.reload(fast_layers)
-        assert not reloaded.compiled_kernels_available()
-        x = np.random.default_rng(3).standard_normal((2, 2, 6, 6))
-        w, b = np.ones((3, 2, 3, 3)), np.arange(3.0)
-        with pytest.warns(RuntimeWarning, match="older version"):
-            out, _ = reloaded.conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
-        expected, _ = conv_forward_naive(x, w, b, {"stride": 1, "pad": 1})
-        assert rel_error(out, expected) < 1e-9
-    finally:
-        monkeypatch.undo()
-        importlib.reload(fast_layers)
+    return stale
 
 
-def test_import_without_extension_falls_back_with_one_warning(monkeypatch):
-    # With the submodule gone from the package and a None entry in sys.modules,
-    # "from . import im2col_cython" raises ImportError as if it had never been built.
-    monkeypatch.delattr(cs231n, "im2col_cython", raising=False)
-    monkeypatch.setitem(sys.modules, "cs231n.im2col_cython", None)
+# None in sys.modules (and no attribute on the package) makes "from . import im2col_cython"
+# raise ImportError, as if it had never been built.
+@pytest.mark.parametrize("installed, message", [(None, "is not built"), (stale_build, "older version")],
+                         ids=["missing", "stale"])
+def test_missing_or_stale_extension_falls_back_with_one_warning(monkeypatch, installed, message):
+    # The layers must warn once, naming the problem and the build command, and use NumPy
+    # rather than fail inside a layer.
+    module = installed() if installed else None
+    if module is None:
+        monkeypatch.delattr(cs231n, "im2col_cython", raising=False)
+    else:
+        monkeypatch.setattr(cs231n, "im2col_cython", module, raising=False)
+    monkeypatch.setitem(sys.modules, "cs231n.im2col_cython", module)
     try:
         reloaded = importlib.reload(fast_layers)
         assert not reloaded.compiled_kernels_available()
         x = np.random.default_rng(2).standard_normal((2, 2, 6, 6))
-        w, b = np.ones((3, 2, 3, 3)), np.zeros(3)
-        with pytest.warns(RuntimeWarning, match="build_ext"):
+        w, b = np.ones((3, 2, 3, 3)), np.arange(3.0)
+        with pytest.warns(RuntimeWarning, match=f"{message}.*build_ext"):
             out, cache = reloaded.conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
         with warnings.catch_warnings():
             warnings.simplefilter("error")
