@@ -3,6 +3,19 @@ from random import randrange
 
 import numpy as np
 
+# The start of the line a check prints when its error is over its bound. The notebook
+# runner and the submission collector find failed checks in saved outputs by it.
+FAILED_CHECK_PREFIX = "FAILED: "
+
+
+def check_line(name, error, bound):
+    """The line a notebook check prints for one relative error and the bound it should
+    stay under: the error beside its bound, or a line starting with FAILED_CHECK_PREFIX
+    when the error is not under the bound (NaN included)."""
+    if error < bound:
+        return f"{name} relative error: {error:.2e}  (should be < {bound:.0e})"
+    return f"{FAILED_CHECK_PREFIX}{name} relative error {error:.1e}, should be < {bound:.0e}"
+
 
 def rel_error(x, y):
     """Largest elementwise relative error between x and y (0 when equal)."""

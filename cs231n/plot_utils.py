@@ -2,7 +2,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .gradient_check import shape_checked_errors
+from .gradient_check import check_line, shape_checked_errors
 
 
 def _decorate(ax, title, xlabel, ylabel):
@@ -64,14 +64,15 @@ def plot_loss_history(solver, title="Training loss history"):
 
 
 def print_rel_errors(errors, threshold):
-    """Print named relative errors next to the bound they should stay under.
+    """Print named relative errors next to the bound they should stay under; an error
+    over its bound prints a line starting "FAILED:" instead, and the notebook goes on.
 
     Inputs:
     - errors: dict mapping a name (e.g. "W1") to its relative error.
     - threshold: the bound each error is expected to stay below.
     """
     for name, error in errors.items():
-        print(f"{name} relative error: {error:.2e}  (should be < {threshold:.0e})")
+        print(check_line(name, error, threshold))
 
 
 def print_errors(pairs, threshold):

@@ -26,7 +26,10 @@ def random_problem(shape, seed=231):
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("backward", [batchnorm_backward, batchnorm_backward_alt])
+@pytest.mark.parametrize("backward", [
+    pytest.param(batchnorm_backward, marks=pytest.mark.task("batchnorm_backward")),
+    pytest.param(batchnorm_backward_alt, marks=pytest.mark.task("batchnorm_backward_alt")),
+])
 def test_batchnorm_gradients(shape, backward):
     x, gamma, beta, dout = random_problem(shape)
     bn_param = {"mode": "train"}
@@ -38,6 +41,7 @@ def test_batchnorm_gradients(shape, backward):
 
 
 @pytest.mark.parametrize("shape", SHAPES + [(100, 500)])
+@pytest.mark.task("batchnorm_backward_alt")
 def test_batchnorm_alt_matches_staged_backward(shape):
     x, gamma, beta, dout = random_problem(shape, seed=7)
     _, cache = batchnorm_forward(x, gamma, beta, {"mode": "train"})
@@ -48,6 +52,7 @@ def test_batchnorm_alt_matches_staged_backward(shape):
         assert rel_error(analytic, alternative) < 1e-10
 
 
+@pytest.mark.task("batchnorm_forward")
 def test_batchnorm_train_output_has_beta_mean_and_gamma_std():
     rng = np.random.default_rng(0)
     x = 30 * rng.standard_normal((200, 3)) + np.array([-2.0, 13.0, 40.0])
@@ -72,6 +77,7 @@ EXPECTED_RUNNING_VARS = np.array([
 ])
 
 
+@pytest.mark.task("batchnorm_forward")
 def test_running_averages_follow_momentum_rule():
     rng = np.random.RandomState(1)
     D, momentum = 4, 0.8
@@ -84,6 +90,7 @@ def test_running_averages_follow_momentum_rule():
         np.testing.assert_allclose(bn_param["running_var"], expected_var, rtol=1e-12)
 
 
+@pytest.mark.task("batchnorm_forward")
 def test_default_momentum_and_running_stats_dtype():
     x = np.arange(12, dtype=np.float32).reshape(4, 3)
     bn_param = {"mode": "train"}
@@ -105,6 +112,7 @@ EXPECTED_TEST_MODE_OUT = np.array([
 ])
 
 
+@pytest.mark.task("batchnorm_forward")
 def test_test_mode_uses_running_averages_and_leaves_them_alone():
     x = np.random.RandomState(2).randn(6, 3)
     gamma, beta = np.array([1.0, 2.0, 0.5]), np.array([0.0, -1.0, 3.0])
@@ -119,6 +127,7 @@ def test_test_mode_uses_running_averages_and_leaves_them_alone():
     np.testing.assert_array_equal(bn_param["running_var"], running_var)
 
 
+@pytest.mark.task("batchnorm_forward")
 def test_warmed_up_test_mode_normalizes_fresh_data():
     rng = np.random.default_rng(3)
     W = rng.standard_normal((10, 3))
@@ -136,12 +145,14 @@ def test_warmed_up_test_mode_normalizes_fresh_data():
     "x_shape, gamma_shape, mode",
     [((4, 3, 2), (3,), "train"), ((4, 3), (4,), "train"), ((4, 3), (3,), "eval")],
 )
+@pytest.mark.task("batchnorm_forward")
 def test_batchnorm_rejects_bad_input(x_shape, gamma_shape, mode):
     with pytest.raises(ValueError):
         batchnorm_forward(np.ones(x_shape), np.ones(gamma_shape), np.zeros(gamma_shape), {"mode": mode})
 
 
 @pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.task("layernorm_backward")
 def test_layernorm_gradients(shape):
     x, gamma, beta, dout = random_problem(shape, seed=11)
     expected = numerical_gradients(lambda *inputs: layernorm_forward(*inputs, {})[0],
@@ -151,6 +162,7 @@ def test_layernorm_gradients(shape):
         assert rel_error(numeric, analytic) < 1e-7, name
 
 
+@pytest.mark.task("layernorm_forward")
 def test_layernorm_normalizes_each_sample():
     rng = np.random.default_rng(4)
     x = 20 * rng.standard_normal((4, 30)) + rng.uniform(-50, 50, size=(4, 1))
@@ -159,6 +171,7 @@ def test_layernorm_normalizes_each_sample():
     np.testing.assert_allclose(out.std(axis=1), 3, rtol=1e-6)
 
 
+@pytest.mark.task("layernorm_forward")
 def test_layernorm_output_does_not_depend_on_batch():
     x, gamma, beta, _ = random_problem((8, 6), seed=5)
     full, _ = layernorm_forward(x, gamma, beta, {"mode": "train"})
@@ -169,7 +182,11 @@ def test_layernorm_output_does_not_depend_on_batch():
     np.testing.assert_array_equal(test_mode, full)
 
 
-@pytest.mark.parametrize("normalization", ["batchnorm", "layernorm"])
+# The network's share is a FullyConnectedNet task; it is checked after the layer it wires in.
+@pytest.mark.parametrize("normalization", [
+    pytest.param("batchnorm", marks=pytest.mark.task("batchnorm_backward")),
+    pytest.param("layernorm", marks=pytest.mark.task("layernorm_backward")),
+])
 @pytest.mark.parametrize("reg", [0.0, 3.14])
 def test_fully_connected_net_with_normalization_gradients(normalization, reg):
     # Imported here so that a broken fc_net fails only the tests that use it.

@@ -7,6 +7,7 @@ from cs231n.gradient_check import model_gradient_errors
 from cs231n.solver import Solver
 
 
+@pytest.mark.task("ThreeLayerConvNet.__init__")
 def test_parameter_shapes_and_dtype():
     model = ThreeLayerConvNet(input_dim=(3, 8, 6), num_filters=4, filter_size=3, hidden_dim=5)
     expected = {"W1": (4, 3, 3, 3), "b1": (4,), "W2": (4 * 4 * 3, 5), "b2": (5,),
@@ -17,6 +18,7 @@ def test_parameter_shapes_and_dtype():
     assert scores.shape == (2, 10) and scores.dtype == np.float32
 
 
+@pytest.mark.task("ThreeLayerConvNet.loss")
 def test_initial_loss_is_log_num_classes_and_grows_with_reg():
     np.random.seed(231)
     model = ThreeLayerConvNet()
@@ -33,6 +35,7 @@ def test_initial_loss_is_log_num_classes_and_grows_with_reg():
 
 
 @pytest.mark.parametrize("reg", [0.0, 0.3])
+@pytest.mark.task("ThreeLayerConvNet.loss")
 def test_gradient_check(reg):
     rng = np.random.default_rng(231)
     np.random.seed(231)
@@ -44,6 +47,7 @@ def test_gradient_check(reg):
         assert error < 1e-5, name
 
 
+@pytest.mark.task("ThreeLayerConvNet.loss")
 def test_overfits_a_tiny_dataset():
     rng = np.random.default_rng(0)
     np.random.seed(0)

@@ -23,6 +23,7 @@ from cs231n.fast_layers import conv_forward_fast, max_pool_forward_fast
 POOL_2X2 = {"pool_height": 2, "pool_width": 2, "stride": 2}
 
 
+@pytest.mark.task("conv_forward_naive")
 def test_conv_forward_naive_matches_reference_values():
     x = np.linspace(-0.1, 0.5, num=2 * 3 * 4 * 4).reshape(2, 3, 4, 4)
     w = np.linspace(-0.2, 0.3, num=3 * 3 * 4 * 4).reshape(3, 3, 4, 4)
@@ -38,6 +39,7 @@ def test_conv_forward_naive_matches_reference_values():
     assert rel_error(out, expected) < 1e-7
 
 
+@pytest.mark.task("max_pool_forward_naive")
 def test_max_pool_forward_naive_matches_reference_values():
     x = np.linspace(-0.3, 0.4, num=2 * 3 * 4 * 4).reshape(2, 3, 4, 4)
     out, _ = max_pool_forward_naive(x, POOL_2X2)
@@ -51,6 +53,7 @@ def test_max_pool_forward_naive_matches_reference_values():
     assert rel_error(out, expected) < 1e-7
 
 
+@pytest.mark.task("conv_forward_naive")
 def test_conv_forward_naive_matches_reference_elements():
     rng = np.random.RandomState(3)
     x, w, b = rng.randn(2, 2, 5, 4), rng.randn(3, 2, 3, 2), rng.randn(3)
@@ -67,6 +70,7 @@ def test_conv_forward_naive_matches_reference_elements():
     (2, 1, (2, 2, 7, 5), (3, 2, 3, 3)),
     (1, 2, (1, 2, 4, 6), (2, 2, 5, 3)),
 ])
+@pytest.mark.task("conv_backward_naive")
 def test_conv_backward_naive_gradient_check(stride, pad, x_shape, w_shape):
     rng = np.random.default_rng(231)
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
@@ -88,6 +92,7 @@ def test_conv_backward_naive_gradient_check(stride, pad, x_shape, w_shape):
     ({"pool_height": 3, "pool_width": 2, "stride": 1}, (2, 2, 5, 4)),  # overlapping
     ({"pool_height": 3, "pool_width": 3, "stride": 2}, (2, 1, 7, 9)),  # overlapping
 ])
+@pytest.mark.task("max_pool_backward_naive")
 def test_max_pool_backward_naive_gradient_check(pool_param, x_shape):
     rng = np.random.default_rng(231)
     x = rng.standard_normal(x_shape)
@@ -98,6 +103,7 @@ def test_max_pool_backward_naive_gradient_check(pool_param, x_shape):
     assert rel_error(dx, dx_num) < 1e-10
 
 
+@pytest.mark.task("max_pool_backward_naive")
 def test_overlapping_pool_windows_share_their_winner():
     # The centre pixel wins all four 2x2 windows (stride 1) and collects every gradient.
     x = np.zeros((1, 1, 3, 3))
@@ -112,6 +118,7 @@ def test_overlapping_pool_windows_share_their_winner():
     np.testing.assert_array_equal(dx, expected)
 
 
+@pytest.mark.task("ConvolutionalNetworks.ipynb")
 def test_sliding_output_shape():
     assert sliding_output_shape((32, 30), (7, 3), stride=1, pad=3) == (32, 34)
     assert sliding_output_shape((31, 31), (3, 3), stride=2, pad=1) == (16, 16)
@@ -124,6 +131,7 @@ def test_sliding_output_shape():
     ((1, 3, 5, 5), (2, 3, 3, 3), {"stride": 0, "pad": 1}, "stride"),
     ((1, 3, 5, 5), (2, 2, 3, 3), {"stride": 1, "pad": 1}, "disagree"),
 ])
+@pytest.mark.task("conv_forward_naive")
 def test_conv_rejects_invalid_geometry(forward, x_shape, w_shape, conv_param, message):
     x, w, b = np.zeros(x_shape), np.zeros(w_shape), np.zeros(w_shape[0])
     with pytest.raises(ValueError, match=message):
@@ -131,11 +139,13 @@ def test_conv_rejects_invalid_geometry(forward, x_shape, w_shape, conv_param, me
 
 
 @pytest.mark.parametrize("forward", [max_pool_forward_naive, max_pool_forward_fast])
+@pytest.mark.task("max_pool_forward_naive")
 def test_pool_rejects_windows_that_do_not_tile(forward):
     with pytest.raises(ValueError, match=r"5x5"):
         forward(np.zeros((1, 1, 5, 5)), POOL_2X2)
 
 
+@pytest.mark.task("ConvolutionalNetworks.ipynb")
 def test_conv_relu_gradient_check():
     rng = np.random.default_rng(231)
     x, w, b = rng.standard_normal((2, 3, 8, 8)), rng.standard_normal((3, 3, 3, 3)), rng.standard_normal(3)
@@ -148,6 +158,7 @@ def test_conv_relu_gradient_check():
         assert rel_error(analytic, num) < 1e-7
 
 
+@pytest.mark.task("ConvolutionalNetworks.ipynb")
 def test_conv_relu_pool_gradient_check():
     rng = np.random.default_rng(231)
     x, w, b = rng.standard_normal((2, 3, 8, 8)), rng.standard_normal((3, 3, 3, 3)), rng.standard_normal(3)
@@ -161,6 +172,7 @@ def test_conv_relu_pool_gradient_check():
         assert rel_error(analytic, num) < 1e-7
 
 
+@pytest.mark.task("spatial_batchnorm_backward")
 def test_conv_bn_relu_gradient_check():
     rng = np.random.default_rng(231)
     x, w, b = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)

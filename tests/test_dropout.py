@@ -14,6 +14,7 @@ def x():
 
 
 @pytest.mark.parametrize("p", [0.25, 0.4, 0.7, 1.0])
+@pytest.mark.task("dropout_forward")
 def test_train_mode_keeps_mean_and_drops_expected_fraction(x, p):
     out, _ = dropout_forward(x, {"mode": "train", "p": p, "seed": 0})
     assert abs(out.mean() - x.mean()) < 0.01 * x.mean()
@@ -23,6 +24,7 @@ def test_train_mode_keeps_mean_and_drops_expected_fraction(x, p):
 
 
 @pytest.mark.parametrize("p", [0.3, 0.9])
+@pytest.mark.task("dropout_forward")
 def test_test_mode_is_identity(x, p):
     dropout_param = {"mode": "test", "p": p}
     out, cache = dropout_forward(x, dropout_param)
@@ -31,6 +33,7 @@ def test_test_mode_is_identity(x, p):
     np.testing.assert_array_equal(dropout_backward(dout, cache), dout)
 
 
+@pytest.mark.task("dropout_forward")
 def test_seed_makes_mask_reproducible_without_touching_global_state(x):
     np.random.seed(5)
     state_before = np.random.get_state()[1].copy()
@@ -42,6 +45,7 @@ def test_seed_makes_mask_reproducible_without_touching_global_state(x):
     np.testing.assert_array_equal(np.random.get_state()[1], state_before)
 
 
+@pytest.mark.task("dropout_forward")
 def test_unseeded_masks_follow_global_random_state(x):
     np.random.seed(7)
     first, _ = dropout_forward(x, {"mode": "train", "p": 0.5})
@@ -52,6 +56,7 @@ def test_unseeded_masks_follow_global_random_state(x):
     np.testing.assert_array_equal(first, replay)
 
 
+@pytest.mark.task("dropout_forward")
 def test_preserves_dtype():
     x32 = np.ones((10, 10), dtype=np.float32)
     out, cache = dropout_forward(x32, {"mode": "train", "p": 0.5, "seed": 1})
@@ -59,6 +64,7 @@ def test_preserves_dtype():
     assert dropout_backward(np.ones_like(x32), cache).dtype == np.float32
 
 
+@pytest.mark.task("dropout_backward")
 def test_backward_matches_numerical_gradient():
     rng = np.random.default_rng(231)
     x = rng.standard_normal((10, 10)) + 10
@@ -71,12 +77,14 @@ def test_backward_matches_numerical_gradient():
 
 
 @pytest.mark.parametrize("dropout_param", [{"mode": "train", "p": 0}, {"mode": "train", "p": 1.5}, {"mode": "eval", "p": 0.5}])
+@pytest.mark.task("dropout_forward")
 def test_rejects_bad_parameters(dropout_param):
     with pytest.raises(ValueError):
         dropout_forward(np.ones((3, 3)), dropout_param)
 
 
 @pytest.mark.parametrize("keep_ratio", [1, 0.75, 0.5])
+@pytest.mark.task("dropout_backward")
 def test_fully_connected_net_with_dropout_gradients(keep_ratio):
     # Imported here so that a broken fc_net fails only the tests that use it.
     from cs231n.classifiers.fc_net import FullyConnectedNet
@@ -109,12 +117,14 @@ SEEDED_KEPT_500X500 = 75080
 SEEDED_MASK_SHA256_500X500 = "fff7f345160f9c24fa79b7dfb0559b560b60439eec4842afa560d99acc853321"
 
 
+@pytest.mark.task("dropout_forward")
 def test_seeded_mask_matches_the_reference_values():
     x = np.linspace(1, 2, num=20).reshape(4, 5)
     out, _ = dropout_forward(x, {"mode": "train", "p": 0.3, "seed": 123})
     np.testing.assert_allclose(out, SEEDED_OUT_4X5, rtol=1e-12, atol=0)
 
 
+@pytest.mark.task("dropout_forward")
 def test_seeded_mask_of_a_large_input_matches_the_reference_mask(x):
     out, _ = dropout_forward(x, {"mode": "train", "p": 0.3, "seed": 123})
     kept = out != 0
@@ -123,6 +133,7 @@ def test_seeded_mask_of_a_large_input_matches_the_reference_mask(x):
     np.testing.assert_allclose(out[kept], x[kept] / 0.3, rtol=1e-12)
 
 
+@pytest.mark.task("dropout_forward")
 def test_fully_connected_net_dropout_loss_matches_reference():
     from cs231n.classifiers.fc_net import FullyConnectedNet
 

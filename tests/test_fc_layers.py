@@ -3,12 +3,7 @@ import numpy as np
 import pytest
 
 from cs231n.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
-from cs231n.layer_utils import (
-    affine_norm_relu_dropout_backward,
-    affine_norm_relu_dropout_forward,
-    affine_relu_backward,
-    affine_relu_forward,
-)
+from cs231n.layer_utils import affine_relu_backward, affine_relu_forward
 from cs231n.layers import (
     affine_backward,
     affine_forward,
@@ -20,6 +15,9 @@ from cs231n.layers import (
 
 # (input shape, output dim): batch of one, flat inputs, and non-square image-like inputs.
 AFFINE_SHAPES = [((1, 7), 3), ((4, 5), 5), ((3, 2, 3), 6), ((2, 3, 4, 5), 2)]
+
+LOSSES = [pytest.param(softmax_loss, marks=pytest.mark.task("softmax_loss")),
+          pytest.param(svm_loss, marks=pytest.mark.task("svm_loss"))]
 
 
 @pytest.fixture
@@ -35,6 +33,7 @@ def affine_inputs(rng, input_shape, output_dim):
     return x, w, b, dout
 
 
+@pytest.mark.task("affine_forward")
 def test_affine_forward_matches_reference_values():
     num_inputs, input_shape, output_dim = 2, (4, 5, 6), 3
     input_size = num_inputs * np.prod(input_shape)
@@ -50,6 +49,7 @@ def test_affine_forward_matches_reference_values():
 
 
 @pytest.mark.parametrize("input_shape, output_dim", AFFINE_SHAPES)
+@pytest.mark.task("affine_backward")
 def test_affine_backward_matches_numeric_gradient(rng, input_shape, output_dim):
     x, w, b, dout = affine_inputs(rng, input_shape, output_dim)
     dx_num = eval_numerical_gradient_array(lambda x: affine_forward(x, w, b)[0], x, dout)
@@ -65,6 +65,7 @@ def test_affine_backward_matches_numeric_gradient(rng, input_shape, output_dim):
     assert rel_error(db_num, db) < 1e-7
 
 
+@pytest.mark.task("affine_forward")
 def test_affine_forward_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="shape"):
         affine_forward(np.zeros((2, 3, 4)), np.zeros((10, 5)), np.zeros(5))
@@ -72,6 +73,7 @@ def test_affine_forward_rejects_mismatched_shapes():
         affine_forward(np.zeros((2, 12)), np.zeros((12, 5)), np.zeros(4))
 
 
+@pytest.mark.task("relu_forward")
 def test_relu_forward_matches_reference_values():
     x = np.linspace(-0.5, 0.5, num=12).reshape(3, 4)
     out, _ = relu_forward(x)
@@ -82,6 +84,7 @@ def test_relu_forward_matches_reference_values():
 
 
 @pytest.mark.parametrize("shape", [(1, 4), (10, 10), (3, 2, 5)])
+@pytest.mark.task("relu_backward")
 def test_relu_backward_matches_numeric_gradient(rng, shape):
     # Keep inputs away from the kink at 0, where the numeric gradient is ill-defined.
     x = rng.standard_normal(shape)
@@ -94,6 +97,7 @@ def test_relu_backward_matches_numeric_gradient(rng, shape):
 
 
 @pytest.mark.parametrize("input_shape, output_dim", AFFINE_SHAPES)
+@pytest.mark.task("relu_backward")
 def test_affine_relu_sandwich_matches_numeric_gradient(rng, input_shape, output_dim):
     x, w, b, dout = affine_inputs(rng, input_shape, output_dim)
     _, cache = affine_relu_forward(x, w, b)
@@ -107,26 +111,7 @@ def test_affine_relu_sandwich_matches_numeric_gradient(rng, input_shape, output_
     assert rel_error(db_num, db) < 1e-7
 
 
-def test_hidden_layer_sandwich_without_norm_or_dropout_equals_affine_relu(rng):
-    x, w, b, dout = affine_inputs(rng, (3, 2, 4), 5)
-    out, cache = affine_norm_relu_dropout_forward(x, w, b)
-    expected_out, expected_cache = affine_relu_forward(x, w, b)
-    dx, dw, db, dgamma, dbeta = affine_norm_relu_dropout_backward(dout, cache)
-    expected_grads = affine_relu_backward(dout, expected_cache)
-
-    assert np.array_equal(out, expected_out)
-    for grad, expected in zip((dx, dw, db), expected_grads):
-        assert np.array_equal(grad, expected)
-    assert dgamma is None and dbeta is None
-
-
-def test_hidden_layer_sandwich_rejects_unknown_normalization(rng):
-    x, w, b, _ = affine_inputs(rng, (2, 3), 4)
-    with pytest.raises(ValueError, match="normalization"):
-        affine_norm_relu_dropout_forward(x, w, b, normalization="groupnorm")
-
-
-@pytest.mark.parametrize("loss_fn", [softmax_loss, svm_loss])
+@pytest.mark.parametrize("loss_fn", LOSSES)
 def test_loss_gradients_match_numeric_gradient(rng, loss_fn):
     x = rng.standard_normal((12, 6))
     y = rng.integers(6, size=12)
@@ -135,6 +120,7 @@ def test_loss_gradients_match_numeric_gradient(rng, loss_fn):
     assert rel_error(dx_num, dx) < 1e-7
 
 
+@pytest.mark.task("softmax_loss")
 def test_softmax_initial_loss_is_log_num_classes(rng):
     x = 0.001 * rng.standard_normal((50, 10))
     y = rng.integers(10, size=50)
@@ -142,6 +128,7 @@ def test_softmax_initial_loss_is_log_num_classes(rng):
     assert loss == pytest.approx(np.log(10), abs=1e-2)
 
 
+@pytest.mark.task("softmax_loss")
 def test_softmax_is_finite_for_huge_logits():
     x = np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, 1e4], [1e4, 1e4, -1e4]])
     y = np.array([1, 2, 0])
@@ -152,7 +139,7 @@ def test_softmax_is_finite_for_huge_logits():
     assert np.allclose(dx[0], np.array([1.0, -1.0, 0.0]) / 3)
 
 
-@pytest.mark.parametrize("loss_fn", [softmax_loss, svm_loss])
+@pytest.mark.parametrize("loss_fn", LOSSES)
 def test_losses_reject_bad_labels(loss_fn):
     with pytest.raises(ValueError, match="labels"):
         loss_fn(np.zeros((3, 4)), np.array([0, 1]))

@@ -8,6 +8,7 @@ from cs231n.gradient_check import model_gradient_errors
 
 @pytest.mark.parametrize("hidden_dims", [[7], [10, 6], [8, 6, 5], [6, 5, 7, 4]])
 @pytest.mark.parametrize("reg", [0.0, 3.14])
+@pytest.mark.task("FullyConnectedNet.loss")
 def test_fully_connected_net_gradients(hidden_dims, reg):
     np.random.seed(231)
     N, D, C = 3, 9, 4
@@ -25,6 +26,7 @@ def test_fully_connected_net_gradients(hidden_dims, reg):
     assert sum(error > 1e-6 for error in errors.values()) <= 1, errors
 
 
+@pytest.mark.task("FullyConnectedNet.loss")
 def test_seed_initial_losses_and_parameter_layout():
     # Same data, random seeds and initialization as the original notebook check.
     np.random.seed(231)
@@ -44,6 +46,7 @@ def test_seed_initial_losses_and_parameter_layout():
     assert model.bn_params == [] and not model.use_dropout
 
 
+@pytest.mark.task("FullyConnectedNet.loss")
 def test_initial_loss_is_near_log_num_classes():
     np.random.seed(0)
     model = FullyConnectedNet([50, 40], input_dim=30, num_classes=10, weight_scale=1e-3)
@@ -53,6 +56,7 @@ def test_initial_loss_is_near_log_num_classes():
     assert loss == pytest.approx(np.log(10), abs=1e-3)
 
 
+@pytest.mark.task("FullyConnectedNet.loss")
 def test_regularization_only_touches_weights():
     np.random.seed(1)
     X = np.random.randn(4, 6)
@@ -69,6 +73,7 @@ def test_regularization_only_touches_weights():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.task("FullyConnectedNet.loss")
 def test_dtype_is_respected(dtype):
     np.random.seed(2)
     model = FullyConnectedNet([6, 5], input_dim=8, num_classes=3, reg=0.1, dtype=dtype)
@@ -83,12 +88,14 @@ def test_dtype_is_respected(dtype):
     assert all(grads[name].dtype == dtype for name in model.params)
 
 
+@pytest.mark.task("FullyConnectedNet.loss")
 def test_test_mode_returns_scores_only():
     model = FullyConnectedNet([4], input_dim=3 * 2 * 2, num_classes=5)
     scores = model.loss(np.ones((6, 3, 2, 2)))
     assert isinstance(scores, np.ndarray) and scores.shape == (6, 5)
 
 
+@pytest.mark.task("FullyConnectedNet.__init__")
 def test_constructor_rejects_bad_options():
     with pytest.raises(ValueError, match="normalization"):
         FullyConnectedNet([4], normalization="instancenorm")
@@ -96,6 +103,7 @@ def test_constructor_rejects_bad_options():
         FullyConnectedNet([4], dropout_keep_ratio=0)
 
 
+@pytest.mark.task("FullyConnectedNet.__init__")
 def test_dropout_and_normalization_hooks_are_configured():
     model = FullyConnectedNet([4, 3], input_dim=5, num_classes=2, dropout_keep_ratio=0.7,
                               normalization="batchnorm", seed=11)
@@ -118,6 +126,7 @@ def two_layer_net_with_seed_parameters():
     return model, X, np.asarray([0, 5, 1])
 
 
+@pytest.mark.task("FullyConnectedNet.__init__")
 def test_two_layer_net_initialization():
     np.random.seed(231)
     std = 1e-2
@@ -128,6 +137,7 @@ def test_two_layer_net_initialization():
     assert set(model.params) == {"W1", "b1", "W2", "b2"}
 
 
+@pytest.mark.task("FullyConnectedNet.loss")
 def test_two_layer_net_matches_reference_scores_and_losses():
     model, X, y = two_layer_net_with_seed_parameters()
     # The seed prints the first six columns of each row; the seventh follows the same
@@ -147,6 +157,7 @@ def test_two_layer_net_matches_reference_scores_and_losses():
 
 
 @pytest.mark.parametrize("reg", [0.0, 0.7])
+@pytest.mark.task("FullyConnectedNet.loss")
 def test_two_layer_net_gradients(reg):
     model, X, y = two_layer_net_with_seed_parameters()
     model.reg = reg

@@ -55,6 +55,7 @@ def call(function, *args, **kwargs):
 
 # ----------------------------------------------------------------------------- Part II
 
+@pytest.mark.task("PyTorch.ipynb § A three-layer ConvNet")
 def test_three_layer_convnet_returns_one_row_of_scores_per_image(nb):
     torch.manual_seed(1)
     params = [torch.randn(6, 3, 5, 5), torch.randn(6), torch.randn(9, 6, 3, 3), torch.randn(9),
@@ -65,6 +66,7 @@ def test_three_layer_convnet_returns_one_row_of_scores_per_image(nb):
     assert torch.isfinite(scores).all()
 
 
+@pytest.mark.task("PyTorch.ipynb § A three-layer ConvNet")
 def test_three_layer_convnet_keeps_the_gradient_path(nb):
     params = [torch.randn(6, 3, 5, 5), torch.zeros(6), torch.randn(9, 6, 3, 3), torch.zeros(9),
               torch.randn(9 * 32 * 32, 10), torch.zeros(10)]
@@ -75,6 +77,7 @@ def test_three_layer_convnet_keeps_the_gradient_path(nb):
     assert missing == [], f"params {missing} get no gradient: the scores do not depend on them"
 
 
+@pytest.mark.task("PyTorch.ipynb")
 def test_random_weight_and_zero_weight_shapes(nb):
     for shape in [(3, 5), (32, 3, 5, 5), (16 * 32 * 32, 10)]:
         w = call(nb["random_weight"], shape)
@@ -85,6 +88,7 @@ def test_random_weight_and_zero_weight_shapes(nb):
 
 # ----------------------------------------------------------------------------- Parts III and IV
 
+@pytest.mark.task("PyTorch.ipynb § Module API: three-layer ConvNet")
 def test_three_layer_convnet_module_maps_images_to_scores(nb):
     model = call(nb["ThreeLayerConvNet"], in_channel=3, channel_1=12, channel_2=8, num_classes=10)
     assert isinstance(model, nn.Module)
@@ -92,6 +96,7 @@ def test_three_layer_convnet_module_maps_images_to_scores(nb):
     assert call(model, images()).shape == (4, 10)
 
 
+@pytest.mark.task("PyTorch.ipynb § Sequential API: three-layer ConvNet")
 def test_sequential_cells_build_models_that_map_images_to_scores(nb):
     models = models_built_in_cells(NOTEBOOK, nb)
     if len(models) != 2:
@@ -105,6 +110,7 @@ def test_sequential_cells_build_models_that_map_images_to_scores(nb):
 # ----------------------------------------------------------------------------- Part V
 
 @pytest.mark.parametrize("width", [1.0, 0.25])
+@pytest.mark.task("PyTorch.ipynb § Your model")
 def test_challenge_model_maps_images_to_scores(nb, width):
     model = call(nb["make_challenge_model"], width)
     assert isinstance(model, nn.Module), f"make_challenge_model returned {type(model).__name__}"
@@ -114,6 +120,7 @@ def test_challenge_model_maps_images_to_scores(nb, width):
     assert scores.shape == (2, 10)
 
 
+@pytest.mark.task("PyTorch.ipynb § Your training recipe")
 def test_challenge_settings_hold_the_keys_the_training_cell_reads(nb):
     settings = call(nb["challenge_settings"])
     assert isinstance(settings, dict), f"challenge_settings returned {type(settings).__name__}"
@@ -125,6 +132,7 @@ def test_challenge_settings_hold_the_keys_the_training_cell_reads(nb):
     assert isinstance(settings["label_smoothing"], (int, float)) and 0 <= settings["label_smoothing"] < 1
 
 
+@pytest.mark.task("PyTorch.ipynb § Your training recipe")
 def test_challenge_optimizer_covers_the_model_and_its_scheduler_steps(nb):
     settings = call(nb["challenge_settings"])
     model = call(nb["make_challenge_model"], 0.25)
@@ -145,6 +153,7 @@ def test_challenge_optimizer_covers_the_model_and_its_scheduler_steps(nb):
         assert math.isfinite(group["lr"]) and group["lr"] >= 0
 
 
+@pytest.mark.task("PyTorch.ipynb § Your training recipe")
 def test_one_challenge_training_step_runs_and_changes_the_weights(nb):
     torch.manual_seed(5)
     settings = call(nb["challenge_settings"])
@@ -172,6 +181,7 @@ def tf_nb():
     return tf_utils, load_definitions(TF_NOTEBOOK, {"device": "/CPU:0", "print_every": 100})
 
 
+@pytest.mark.task("TensorFlow.ipynb § Your model")
 def test_tf_challenge_model_maps_images_to_logits(tf_nb):
     tf_utils, nb = tf_nb
     tf = tf_utils.tf
@@ -181,6 +191,7 @@ def test_tf_challenge_model_maps_images_to_logits(tf_nb):
         assert tuple(call(model, tf.zeros((2, 32, 32, 3)), training=False).shape) == (2, 10)
 
 
+@pytest.mark.task("TensorFlow.ipynb § Your training recipe")
 def test_tf_challenge_recipe_holds_the_keys_and_runs_a_training_step(tf_nb):
     tf_utils, nb = tf_nb
     tf = tf_utils.tf

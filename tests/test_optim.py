@@ -32,6 +32,7 @@ def dw():
     return linspace_grid(-0.6, 0.4)
 
 
+@pytest.mark.task("FullyConnectedNets.ipynb")
 def test_sgd_steps_against_the_gradient(w, dw):
     expected = w - 0.1 * dw
     next_w, config = sgd(w.copy(), dw, {"learning_rate": 0.1})
@@ -40,6 +41,7 @@ def test_sgd_steps_against_the_gradient(w, dw):
     assert default_config["learning_rate"] == 1e-2
 
 
+@pytest.mark.task("sgd_momentum")
 def test_sgd_momentum_matches_reference(w, dw):
     config = {"learning_rate": 1e-3, "velocity": linspace_grid(0.6, 0.9)}
     next_w, _ = sgd_momentum(w, dw, config=config)
@@ -53,6 +55,7 @@ def test_sgd_momentum_matches_reference(w, dw):
     assert rel_error(EXPECTED_VELOCITY, config["velocity"]) <= 4.27e-9
 
 
+@pytest.mark.task("sgd_nesterov_momentum")
 def test_sgd_nesterov_momentum_matches_reference(w, dw):
     config = {"learning_rate": 1e-3, "velocity": linspace_grid(0.6, 0.9)}
     next_w, _ = sgd_nesterov_momentum(w, dw, config=config)
@@ -66,6 +69,7 @@ def test_sgd_nesterov_momentum_matches_reference(w, dw):
     assert rel_error(EXPECTED_VELOCITY, config["velocity"]) <= 4.27e-9
 
 
+@pytest.mark.task("rmsprop")
 def test_rmsprop_matches_reference(w, dw):
     config = {"learning_rate": 1e-2, "cache": linspace_grid(0.6, 0.9)}
     next_w, _ = rmsprop(w, dw, config=config)
@@ -85,6 +89,7 @@ def test_rmsprop_matches_reference(w, dw):
     assert rel_error(expected_cache, config["cache"]) <= 2.65e-9
 
 
+@pytest.mark.task("adam")
 def test_adam_matches_reference(w, dw):
     config = {"learning_rate": 1e-2, "m": linspace_grid(0.6, 0.9), "v": linspace_grid(0.7, 0.5), "t": 5}
     next_w, _ = adam(w, dw, config=config)
@@ -112,6 +117,7 @@ def test_adam_matches_reference(w, dw):
     assert config["t"] == 6
 
 
+@pytest.mark.task("adagrad")
 def test_adagrad_matches_reference(w, dw):
     # Two steps with the same gradient from an empty cache (values computed once with the
     # solution). On the first step sqrt(cache) = |dw|, so every weight moves by about
@@ -154,7 +160,9 @@ def test_adagrad_matches_reference(w, dw):
 # AdaGrad's steps keep shrinking, so it needs a larger learning rate to get there.
 @pytest.mark.parametrize(
     "rule, learning_rate",
-    [(sgd_momentum, 0.05), (sgd_nesterov_momentum, 0.05), (adagrad, 1.0), (rmsprop, 0.05), (adam, 0.05)],
+    [pytest.param(rule, rate, marks=pytest.mark.task(rule.__name__))
+     for rule, rate in [(sgd_momentum, 0.05), (sgd_nesterov_momentum, 0.05), (adagrad, 1.0),
+                        (rmsprop, 0.05), (adam, 0.05)]],
 )
 def test_rules_minimize_a_quadratic(rule, learning_rate):
     target = np.array([1.0, -2.0, 3.0])
@@ -164,7 +172,9 @@ def test_rules_minimize_a_quadratic(rule, learning_rate):
     assert np.allclose(w, target, atol=1e-2)
 
 
-@pytest.mark.parametrize("rule", [sgd, sgd_momentum, sgd_nesterov_momentum, adagrad, rmsprop, adam])
+@pytest.mark.parametrize("rule", [pytest.param(sgd, marks=pytest.mark.task("FullyConnectedNets.ipynb"))] + [
+    pytest.param(rule, marks=pytest.mark.task(rule.__name__))
+    for rule in (sgd_momentum, sgd_nesterov_momentum, adagrad, rmsprop, adam)])
 def test_rules_keep_float32_weights_float32(rule, w, dw):
     # A float64 scalar slipped into an update would turn a float32 model into float64
     # after its first step, and every layer after it twice as slow.

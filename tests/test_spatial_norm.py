@@ -30,6 +30,7 @@ def check_gradients(forward, backward, x, gamma, beta, dout):
     assert rel_error(dbeta_num, dbeta) < 1e-9
 
 
+@pytest.mark.task("spatial_batchnorm_forward")
 def test_spatial_batchnorm_channel_statistics():
     x, _ = feature_maps((4, 3, 5, 6))
     gamma, beta = np.array([3.0, 4.0, 5.0]), np.array([6.0, 7.0, 8.0])
@@ -59,6 +60,7 @@ EXPECTED_SPATIAL_RUNNING_MEAN = np.array([1.2386477072641542, 1.173472236886387,
 EXPECTED_SPATIAL_RUNNING_VAR = np.array([1.719375644724716, 1.4899057436719765, 1.0542772994991907])
 
 
+@pytest.mark.task("spatial_batchnorm_forward")
 def test_spatial_batchnorm_matches_reference_values():
     x = 5 * np.random.RandomState(231).randn(2, 3, 2, 3) + 12
     gamma, beta = np.array([0.5, 1.0, 2.0]), np.array([1.0, 0.0, -1.0])
@@ -69,6 +71,7 @@ def test_spatial_batchnorm_matches_reference_values():
     np.testing.assert_allclose(bn_param["running_var"], EXPECTED_SPATIAL_RUNNING_VAR, rtol=1e-12)
 
 
+@pytest.mark.task("spatial_batchnorm_forward")
 def test_spatial_batchnorm_test_mode_after_warm_up():
     rng = np.random.default_rng(0)
     bn_param = {"mode": "train"}
@@ -82,6 +85,7 @@ def test_spatial_batchnorm_test_mode_after_warm_up():
 
 
 @pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.task("spatial_batchnorm_backward")
 def test_spatial_batchnorm_gradients(shape):
     x, dout = feature_maps(shape)
     C = shape[1]
@@ -95,6 +99,7 @@ def test_spatial_batchnorm_gradients(shape):
 
 
 @pytest.mark.parametrize("G", [1, 2, 3, 6])
+@pytest.mark.task("spatial_groupnorm_forward")
 def test_groupnorm_group_statistics(G):
     N, C, H, W = 2, 6, 4, 5
     x, _ = feature_maps((N, C, H, W))
@@ -132,6 +137,7 @@ EXPECTED_GROUPNORM_OUT = {
 
 
 @pytest.mark.parametrize("G", sorted(EXPECTED_GROUPNORM_OUT))
+@pytest.mark.task("spatial_groupnorm_forward")
 def test_groupnorm_matches_reference_values(G):
     x = 5 * np.random.RandomState(231).randn(2, 4, 1, 3) + 12
     rng = np.random.RandomState(2)
@@ -141,6 +147,7 @@ def test_groupnorm_matches_reference_values(G):
 
 
 @pytest.mark.parametrize("shape, G", [((2, 6, 4, 5), 2), ((3, 4, 2, 3), 4), ((2, 4, 3, 3), 1)])
+@pytest.mark.task("spatial_groupnorm_backward")
 def test_groupnorm_gradients(shape, G):
     x, dout = feature_maps(shape, seed=3)
     C = shape[1]
@@ -153,12 +160,14 @@ def test_groupnorm_gradients(shape, G):
 
 
 @pytest.mark.parametrize("G", [0, 4, -2, 2.5])
+@pytest.mark.task("spatial_groupnorm_forward")
 def test_groupnorm_rejects_invalid_group_count(G):
     x = np.ones((2, 6, 3, 3))
     with pytest.raises(ValueError, match="G="):
         spatial_groupnorm_forward(x, np.ones((1, 6, 1, 1)), np.zeros((1, 6, 1, 1)), G, {})
 
 
+@pytest.mark.task("spatial_batchnorm_forward")
 def test_spatial_layers_reject_flat_input():
     with pytest.raises(ValueError):
         spatial_batchnorm_forward(np.ones((4, 3)), np.ones(3), np.zeros(3), {"mode": "train"})
@@ -166,6 +175,7 @@ def test_spatial_layers_reject_flat_input():
         spatial_groupnorm_forward(np.ones((4, 3)), np.ones((1, 3, 1, 1)), np.zeros((1, 3, 1, 1)), 1, {})
 
 
+@pytest.mark.task("spatial_groupnorm_forward")
 def test_groupnorm_rejects_per_channel_vectors():
     with pytest.raises(ValueError, match=r"\(1, 6, 1, 1\)"):
         spatial_groupnorm_forward(np.ones((2, 6, 3, 3)), np.ones(6), np.zeros(6), 2, {})
