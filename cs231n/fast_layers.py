@@ -81,7 +81,8 @@ def _compiled_kernels():
         _fallback_announced = True
         warnings.warn(
             f"cs231n.im2col_cython {_kernels_problem}, so the fast layers use slower NumPy "
-            "code. Build it with: python setup.py build_ext --inplace (or pip install -e .)",
+            "code (same results). Build it, which needs a C compiler, with: "
+            "python setup.py build_ext --inplace (or pip install -e ., or the set-up again)",
             RuntimeWarning, stacklevel=3)
     return _kernels
 
