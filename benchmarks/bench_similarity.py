@@ -34,28 +34,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from staff import similarity
 from staff.release import make_release
-from tools.bundle import (
-    NOTEBOOKS,
-    STUDENT_FILES,
-    blank_magics,
-    cell_source,
-    marker_regions,
-)
+from tools.bundle import NOTEBOOKS, STUDENT_FILES, blank_magics, cell_source
+from tools.regions import answer_regions, marker_regions, notebook_regions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLE_FILES = ("cs231n/__init__.py",) + STUDENT_FILES + NOTEBOOKS
 
 # Honest answers written differently from the solution, by region label.
 ALTERNATIVE_ANSWERS = {
-    "cs231n/layers.py: affine_forward": """\
+    "cs231n/layers.py, affine_forward": """\
 flat = np.reshape(x, (x.shape[0], int(np.prod(x.shape[1:]))))
 out = np.dot(flat, w) + b""",
-    "cs231n/layers.py: affine_backward": """\
+    "cs231n/layers.py, affine_backward": """\
 N = x.shape[0]
 db = np.sum(dout, axis=0)
 dw = np.dot(np.reshape(x, (N, -1)).T, dout)
 dx = np.reshape(np.dot(dout, w.T), x.shape)""",
-    "cs231n/layers.py: svm_loss": """\
+    "cs231n/layers.py, svm_loss": """\
 N, C = x.shape
 loss = 0.0
 dx = np.zeros_like(x)
@@ -70,7 +65,7 @@ for i in range(N):
             dx[i, y[i]] -= 1
 loss /= N
 dx /= N""",
-    "cs231n/layers.py: softmax_loss": """\
+    "cs231n/layers.py, softmax_loss": """\
 N = len(y)
 exps = np.exp(x - np.max(x, axis=1).reshape(-1, 1))
 probs = exps / np.sum(exps, axis=1).reshape(-1, 1)
@@ -78,13 +73,13 @@ loss = np.mean(-np.log(probs[np.arange(N), y]))
 dx = probs.copy()
 dx[np.arange(N), y] = dx[np.arange(N), y] - 1
 dx = dx / N""",
-    "cs231n/optim.py: sgd_momentum": """\
+    "cs231n/optim.py, sgd_momentum": """\
 mu, lr = config.get("momentum"), config.get("learning_rate")
 v = mu * v
 v -= lr * dw
 next_w = w.copy()
 next_w += v""",
-    "cs231n/optim.py: adam": """\
+    "cs231n/optim.py, adam": """\
 config["t"] = config["t"] + 1
 m = config["m"] * config["beta1"] + dw * (1.0 - config["beta1"])
 s = config["v"] * config["beta2"] + np.square(dw) * (1.0 - config["beta2"])
@@ -110,12 +105,17 @@ def write_bundle(folder, files):
         target.write_text(text, encoding="utf-8")
 
 
+def _answer_regions(name, text):
+    """The answer regions (tools/regions.py) of a bundle file, in file order."""
+    if name in NOTEBOOKS:
+        return notebook_regions(name, text.encode())[0]
+    return answer_regions(text, name)
+
+
 def solution_answers(solution):
     """{region label: code} of a bundle (as read_bundle returns it)."""
-    sources = {name: text.encode() for name, text in solution.items() if name.endswith(".py")}
-    notebooks = {name: text.encode() for name, text in solution.items() if name.endswith(".ipynb")}
-    regions, _ = similarity.submission_regions(sources, notebooks)
-    return dict(regions)
+    return {region.label: region.code for name, text in solution.items()
+            if name in STUDENT_FILES + NOTEBOOKS for region in _answer_regions(name, text)}
 
 
 def _indented(code, indent):
@@ -145,10 +145,9 @@ def fill_bundle(release, answers):
     filled = {}
     for name, text in release.items():
         if name in STUDENT_FILES:
-            labels = [label for label, _ in similarity.python_regions(name, text)]
-            filled[name] = _fill_source(text, name, labels, answers)
+            filled[name] = _fill_source(text, name, [region.label for region in _answer_regions(name, text)], answers)
         elif name in NOTEBOOKS:
-            labels = iter(label for label, _ in similarity.notebook_regions(name, text.encode())[0])
+            labels = iter(region.label for region in _answer_regions(name, text))
             notebook = json.loads(text)
             for index, cell in enumerate(notebook["cells"]):
                 source = cell_source(cell)

@@ -21,20 +21,18 @@ release with an error naming the file and line, so a mistyped marker never ships
 solution. Exit status: 0 on success, 1 when the release could not be built.
 """
 import argparse
-import ast
 import json
 import os
-import re
 import shutil
 import sys
 import textwrap
 from pathlib import Path
 
 from tools.bundle import (BLANK_ANSWER, INJECTED_PARAMETERS_TAG, NOTEBOOKS, PAPERMILL_ERROR_TAG,
-                          SOLUTION_ONLY_END, SOLUTION_ONLY_START, START_MARKER, STUDENT_FILES,
-                          MarkerError, blank_magics, is_answer_cell, is_excluded, is_released,
-                          describe_place, is_solution_only_cell, marker_regions,
-                          section_of)
+                          SOLUTION_ONLY_END, SOLUTION_ONLY_START, is_answer_cell, is_excluded,
+                          is_released, describe_place, is_solution_only_cell)
+from tools.regions import MarkerError, answer_regions, indentation, marker_regions
+from tools.tasks import read_text, task_list
 
 PAPERMILL_CELL_TAGS = {INJECTED_PARAMETERS_TAG, PAPERMILL_ERROR_TAG}
 # Where student tasks live: the package's Python files and the notebooks.
@@ -44,45 +42,10 @@ PACKAGE = "cs231n"
 # bundle's own README is for staff and self-learners and does not ship.
 STUDENT_README_TEMPLATE = "staff/student_readme.md"
 TASKS_PLACEHOLDER = "{{TASKS}}"
-# The task comments of the student files: a header line, and a line naming the check.
-_TASK_HEADER = re.compile(r"^\s*# ---- (?P<kind>Task|Extra task \(not in the original assignment\)): "
-                          r"(?P<title>.+?) -*$")
-_TASK_CHECK = re.compile(r"^\s*# Checked in (?P<where>[\w./-]+\.(?:ipynb|py))(?: under the heading: (?P<heading>.+))?")
 
 
 class ReleaseError(Exception):
     """The solution bundle cannot be turned into a release; the message says why and where."""
-
-
-def _indent(line):
-    return line[: len(line) - len(line.lstrip())]
-
-
-def _parseable(source):
-    try:
-        return ast.parse(blank_magics(source))
-    except SyntaxError:
-        return None
-
-
-def _enclosing_function(tree, line_number):
-    """The qualified name of the innermost function around a line, or None."""
-    best = None
-
-    def visit(node, parents):
-        nonlocal best
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                if child.lineno <= line_number <= child.end_lineno:
-                    if not isinstance(child, ast.ClassDef):
-                        best = ".".join(parents + [child.name])
-                    visit(child, parents + [child.name])
-            else:
-                visit(child, parents)
-
-    if tree is not None:
-        visit(tree, [])
-    return best
 
 
 def _has_task_comment(lines, start):
@@ -107,25 +70,14 @@ def stub_regions(source, where):
     """
     source = drop_solution_only(source, where)
     lines = source.split("\n")
-    regions = marker_regions(lines, where)
-    if not regions:
-        return source
-    tree = _parseable(source)
-    described, counts = [], {}
-    for start, end in regions:
-        function = _enclosing_function(tree, start + 1)
-        counts[function] = counts.get(function, 0) + 1
-        described.append((start, end, function, counts[function]))
-
-    for start, end, function, number in reversed(described):
-        place = f"{where}, {function}" if function else where
-        if counts[function] > 1:
-            place += f" (part {number} of {counts[function]})"
-        message = f"{place}: not implemented yet."
+    for region in reversed(answer_regions(source, where)):
+        # The code runs from line region.lines[0]; its START marker is the line above.
+        start, end = region.lines[0] - 2, region.lines[1]
+        message = f"{region.label}: not implemented yet."
         if _has_task_comment(lines, start):
             message += " The task comment right above this region says what to compute."
         message += " Replace this line with your code, keeping the two marker lines around it."
-        indent = _indent(lines[start])
+        indent = indentation(lines[start])
         pieces = textwrap.wrap(message, width=max(40, 84 - len(indent)), break_on_hyphens=False)
         # JSON strings are valid Python literals and come out double-quoted.
         literals = [f"{indent}    {json.dumps(piece + ' ', ensure_ascii=False)}" for piece in pieces[:-1]]
@@ -163,9 +115,9 @@ def release_notebook(notebook, name):
 
 def _read_text(path, relative):
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise ReleaseError(f"{relative}: not valid UTF-8 text ({error.reason} at byte {error.start})") from None
+        return read_text(path, relative)
+    except ValueError as error:
+        raise ReleaseError(str(error)) from None
 
 
 def _read_notebook(path, relative):
@@ -179,71 +131,17 @@ def _read_notebook(path, relative):
         raise ReleaseError(f"{relative}: not a readable notebook ({type(error).__name__}: {error})") from None
 
 
-def _file_tasks(source):
-    """{notebook: [(title, file, function, where checked, optional)]} from the task comments.
-
-    A task whose comment names no check (the second task of a function, say) is checked
-    where the function's previous task is. A task checked only by a test file is listed
-    with the first notebook.
-    """
-    tasks = {}
-    for name in STUDENT_FILES:
-        path = source / name
-        if not path.is_file():
-            continue
-        lines = _read_text(path, name).split("\n")
-        tree = _parseable("\n".join(lines))
-        previous = {}  # function -> (notebook, where checked) of its last task
-        for index, line in enumerate(lines):
-            header = _TASK_HEADER.match(line)
-            if header is None:
-                continue
-            function = _enclosing_function(tree, index + 1) or ""
-            comment = []
-            for later in lines[index + 1:]:
-                if later.strip() == START_MARKER or not later.strip().startswith("#"):
-                    break
-                comment.append(later)
-            check = next(filter(None, map(_TASK_CHECK.match, comment)), None)
-            if check is not None:
-                notebook = next((notebook for notebook in NOTEBOOKS if check["where"] == notebook),
-                                NOTEBOOKS[0])
-                where = check["heading"] if check["heading"] else check["where"]
-            else:
-                notebook, where = previous.get(function, (NOTEBOOKS[0], ""))
-            previous[function] = notebook, where
-            tasks.setdefault(notebook, []).append(
-                (header["title"], name, function, where, header["kind"] != "Task"))
-    return tasks
-
-
-def _notebook_task_headings(source):
-    """{notebook: [heading of each code cell that holds a task region]}."""
-    headings = {}
-    for name in NOTEBOOKS:
-        path = source / name
-        if not path.is_file():
-            continue
-        cells = _read_notebook(path, name).cells
-        for index, cell in enumerate(cells):
-            if cell.cell_type == "code" and START_MARKER in cell.source:
-                heading = section_of(cells, index) or "(no heading)"
-                if heading not in headings.setdefault(name, []):
-                    headings[name].append(heading)
-    return headings
-
-
 def student_readme(source):
     """The release's README, from the template with the tasks of ``source`` filled in."""
     template = _read_text(source / STUDENT_README_TEMPLATE, STUDENT_README_TEMPLATE)
-    file_tasks, cell_tasks = _file_tasks(source), _notebook_task_headings(source)
+    try:
+        tasks = task_list(source)
+    except ValueError as error:
+        raise ReleaseError(str(error)) from None
     sections = []
     for notebook in NOTEBOOKS:
-        rows = [f"| {title}{' (optional)' if optional else ''} | `{name}`"
-                f"{', `' + function + '`' if function else ''} | {heading} |"
-                for title, name, function, heading, optional in file_tasks.get(notebook, [])]
-        rows += [f"| the code cell(s) with marker lines | `{notebook}` | {heading} |"
-                 for heading in cell_tasks.get(notebook, [])]
+        rows = [f"| {task.title}{' (optional)' if task.optional else ''} | {task.where} | {task.section} |"
+                for task in tasks if task.notebook == notebook]
         if rows:
             sections.append(f"**{notebook}**\n\n| task | where you write it | where it is checked |\n"
                             "| --- | --- | --- |\n" + "\n".join(rows))

@@ -47,7 +47,6 @@ Exit status: 0 when the report was written, 1 when the input is unusable (the me
 says why).
 """
 import argparse
-import ast
 import base64
 import csv
 import html
@@ -55,7 +54,6 @@ import io
 import json
 import multiprocessing
 import os
-import re
 import sys
 import tempfile
 import zlib
@@ -79,7 +77,8 @@ from staff.grading.intake import (
     read_submission,
 )
 from staff.release import ReleaseError, make_release
-from tools.bundle import MarkerError, blank_magics, cell_source, marker_regions
+from tools.bundle import cell_source
+from tools.regions import notebook_regions, submitted_regions
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -91,7 +90,12 @@ WINDOW = GUARANTEE_TOKENS - NOISE_TOKENS + 1
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_MIN_TOKENS = 20
+# A region lists its pair alone when this share of one side's code is matched (and
+# --min-tokens tokens on both sides): a function copied whole, in a pair whose other
+# answers differ.
+COPIED_SHARE = 0.8
 DEFAULT_DETAIL_PAIRS = 40
+NOTES_CSV = "submission_notes.csv"
 # Regions named per pair in pairs.csv, and shown side by side per pair in the report.
 LISTED_REGIONS = 5
 SHOWN_REGIONS = 8
@@ -107,7 +111,6 @@ _LEXER = PythonLexer()
 # copydetect hashes k-grams of characters; each token becomes one character from a range
 # that no placeholder uses, so a k-gram is k tokens.
 _SYMBOL_BASE, _SYMBOL_RANGE = 0x20000, 0xC0000
-_DEFINITION = re.compile(r"^(\s*)(?:async\s+)?(def|class)\s+(\w+)")
 
 
 class SimilarityError(Exception):
@@ -171,16 +174,36 @@ def boilerplate_hashes(codes):
     return found
 
 
-def fingerprint_region(label, code, boilerplate):
-    """copydetect's CodeFingerprint of a region's normalised tokens, boilerplate removed."""
-    symbols = token_symbols(normalised_tokens(code))
-    fingerprint = CodeFingerprint(label, NOISE_TOKENS, WINDOW, filter=False, fp=io.StringIO(symbols))
-    # Removed here rather than by CodeFingerprint's boilerplate argument: that one matches
-    # with np.intersect1d(assume_unique=True) on the winnowed hashes, which repeat when a
-    # k-gram repeats, and so also drops repeated fingerprints that are not boilerplate.
-    kept = {value: places for value, places in fingerprint.hash_idx.items() if value not in boilerplate}
+def joined_tokens(parts):
+    """(code, tokens) of a region's parts joined by newlines: each part's normalised
+    tokens in turn, their character spans counted in the joined code."""
+    tokens, offset = [], 0
+    for part in parts:
+        tokens += [(token, start + offset, end + offset) for token, start, end in normalised_tokens(part)]
+        offset += len(part) + 1
+    return "\n".join(parts), tokens
+
+
+def fingerprint_region(label, parts, boilerplate):
+    """copydetect's CodeFingerprint of a region's normalised tokens, boilerplate removed,
+    and its token count. The parts of a region (a function's marked regions) are
+    fingerprinted one by one: a k-gram across two parts is neither the starter code's
+    nor the student's, and would make two untouched functions match."""
+    kept, symbols = {}, ""
+    for part in parts:
+        part_symbols = token_symbols(normalised_tokens(part))
+        fingerprint = CodeFingerprint(label, NOISE_TOKENS, WINDOW, filter=False, fp=io.StringIO(part_symbols))
+        # Removed here rather than by CodeFingerprint's boilerplate argument: that one
+        # matches with np.intersect1d(assume_unique=True) on the winnowed hashes, which
+        # repeat when a k-gram repeats, and so also drops repeated fingerprints that are
+        # not boilerplate.
+        for value, places in fingerprint.hash_idx.items():
+            if value not in boilerplate:
+                kept.setdefault(value, []).extend(place + len(symbols) for place in places)
+        symbols += part_symbols
     fingerprint.hashes = set(kept)
     fingerprint.hash_idx = kept
+    fingerprint.raw_code = fingerprint.filtered_code = symbols
     fingerprint.token_coverage = get_token_coverage(kept, NOISE_TOKENS, len(symbols))
     return fingerprint, len(symbols)
 
@@ -188,144 +211,29 @@ def fingerprint_region(label, code, boilerplate):
 # ---------------------------------------------------------------------------- regions
 
 @dataclass
-class Region:
+class Fingerprinted:
+    """A compared region: its parts' code, its token count and its fingerprints."""
     label: str
-    code: str
+    parts: list
     tokens: int
     fingerprint: CodeFingerprint
 
 
-def _parse(source):
-    try:
-        return ast.parse(blank_magics(source))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
+def submission_regions(sources, notebooks, templates):
+    """({label: [code of each part]}, notes) of one submission: every student file read as handed in
+    (tools/regions.py, submitted_regions; ``templates`` holds the release's copy of each
+    file) and every notebook's marked cells.
 
-
-def _functions_by_ast(tree):
-    """[(first line, last line, qualified name such as ``Class.method``)] of every function."""
-    found = []
-
-    def visit(node, parents):
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                if not isinstance(child, ast.ClassDef):
-                    found.append((child.lineno, child.end_lineno or child.lineno,
-                                  ".".join(parents + [child.name])))
-                visit(child, parents + [child.name])
-            elif isinstance(child, ast.stmt):
-                visit(child, parents)
-
-    visit(tree, [])
-    return found
-
-
-def _innermost(functions, line_number):
-    """The innermost of the functions around a line (the one that starts last), or None."""
-    around = [(first, name) for first, last, name in functions if first <= line_number <= last]
-    return max(around)[1] if around else None
-
-
-def _function_by_indentation(lines, index):
-    """The same name as _functions_by_ast gives, read from the def/class lines above a line
-    (for code that does not parse, so its regions still get the labels of the others)."""
-    chain, limit = [], len(lines[index]) - len(lines[index].lstrip())
-    for line in reversed(lines[:index]):
-        match = _DEFINITION.match(line)
-        if match and len(match.group(1)) < limit:
-            chain.insert(0, (match.group(2), match.group(3)))
-            limit = len(match.group(1))
-            if limit == 0:
-                break
-    while chain and chain[-1][0] == "class":
-        chain.pop()
-    return ".".join(name for _, name in chain) or None
-
-
-def _enclosing_functions(source, lines, starts):
-    if not starts:
-        return []
-    tree = _parse(source)
-    if tree is not None:
-        functions = _functions_by_ast(tree)
-        return [_innermost(functions, start + 1) for start in starts]
-    return [_function_by_indentation(lines, start) for start in starts]
-
-
-def _numbered(labels):
-    """The labels, with " (part N)" added to those that occur more than once."""
-    counts, seen = Counter(labels), Counter()
-    for label in labels:
-        seen[label] += 1
-        yield f"{label} (part {seen[label]})" if counts[label] > 1 else label
-
-
-def python_regions(name, source):
-    """[(label, code)] of the student regions of a .py file; raises MarkerError."""
-    lines = source.split("\n")
-    spans = marker_regions(lines, name)
-    functions = _enclosing_functions(source, lines, [start for start, _ in spans])
-    labels = [f"{name}: {function}" if function else name for function in functions]
-    return [(label, "\n".join(lines[start + 1 : end]))
-            for label, (start, end) in zip(_numbered(labels), spans)]
-
-
-def _headings(source):
-    return [line.lstrip("#").strip() for line in source.split("\n") if line.startswith("#")]
-
-
-def notebook_regions(name, data):
-    """([(label, code)], notes) of the student regions of a notebook's code cells.
-
-    A cell with broken markers is left out with a note; a file that is not a notebook
-    raises ValueError.
+    A function's parts are joined into one region labelled by the function (and a
+    notebook's by its section and function), so that a file read by its marker lines and
+    one read by function bodies are compared function by function.
     """
-    try:
-        notebook = json.loads(data.decode("utf-8", errors="replace"))
-    except ValueError as error:
-        raise ValueError(f"{name} is not a readable notebook ({error})") from None
-    cells = notebook.get("cells") if isinstance(notebook, dict) else None
-    if not isinstance(cells, list):
-        raise ValueError(f"{name} is not a notebook (no list of cells)")
-    found, notes, heading = [], [], None
-    for index, cell in enumerate(cells):
-        if not isinstance(cell, dict):
-            continue
-        try:
-            source = cell_source(cell)
-            if not isinstance(source, str):
-                raise TypeError("source is neither text nor a list of lines")
-        except TypeError as error:
-            notes.append(f"{name}, cell {index + 1}: unreadable source ({error}); not compared")
-            continue
-        if cell.get("cell_type") == "markdown":
-            heading = (_headings(source) or [heading])[-1]
-            continue
-        if cell.get("cell_type") != "code":
-            continue
-        lines = source.split("\n")
-        try:
-            spans = marker_regions(lines, f"{name}, cell {index + 1}")
-        except MarkerError as error:
-            notes.append(f"{error}; this cell is not compared")
-            continue
-        functions = _enclosing_functions(source, lines, [start for start, _ in spans])
-        for (start, end), function in zip(spans, functions):
-            label = f"{name}: {heading or 'before the first heading'}"
-            found.append((label + (f" / {function}" if function else ""),
-                          "\n".join(lines[start + 1 : end])))
-    labels = list(_numbered([label for label, _ in found]))
-    return [(label, code) for label, (_, code) in zip(labels, found)], notes
-
-
-def submission_regions(sources, notebooks):
-    """([(label, code)], notes) of every student region of one submission."""
     found, notes = [], []
     for name in sorted(sources):
-        try:
-            found += python_regions(name, sources[name].decode("utf-8", errors="replace"))
-        except MarkerError as error:
-            notes.append(f"{error}; {name} is not compared")
+        regions, file_notes = submitted_regions(sources[name].decode("utf-8", errors="replace"),
+                                                name, templates.get(name))
+        found += regions
+        notes += file_notes
     for name in sorted(notebooks):
         try:
             regions, cell_notes = notebook_regions(name, notebooks[name])
@@ -334,16 +242,21 @@ def submission_regions(sources, notebooks):
             continue
         found += regions
         notes += cell_notes
-    return found, notes
+    joined = {}
+    for region in found:
+        joined.setdefault(region.owner, []).append(region.code)
+    return joined, notes
 
 
 def release_code(release):
-    """The starter code of a release folder: its student files, and its notebooks' code cells."""
+    """(pieces of starter code, {student file: its text}) of a release folder: its student
+    files, and its notebooks' code cells."""
     try:
         sources, notebooks, _ = read_submission(release)
     except IntakeError as error:
         raise SimilarityError(f"the release {release} cannot be read: {error}") from None
-    codes = [data.decode("utf-8", errors="replace") for data in sources.values()]
+    templates = {name: data.decode("utf-8", errors="replace") for name, data in sources.items()}
+    codes = list(templates.values())
     for name, data in notebooks.items():
         try:
             cells = json.loads(data.decode("utf-8"))["cells"]
@@ -352,7 +265,7 @@ def release_code(release):
         codes += [cell_source(cell) for cell in cells if cell.get("cell_type") == "code"]
     if not codes:
         raise SimilarityError(f"the release {release} holds no student files nor notebooks")
-    return codes
+    return codes, templates
 
 
 # ---------------------------------------------------------------------------- submissions
@@ -398,11 +311,24 @@ def discover(root, reference=False, prefix=""):
     return entries, skipped
 
 
+def _is_one_submission(path):
+    """True for a zip, a bundle folder, or a folder whose only bundle is one folder down
+    and that holds no zip (a past solution as downloaded: ``2023/assignment2/cs231n/``)."""
+    if path.is_file() or (path / PACKAGE_MARKER).is_file():
+        return True
+    if not path.is_dir():
+        return False
+    children = [child for child in path.iterdir() if not child.is_symlink()]
+    bundles = [child for child in children if child.is_dir() and (child / PACKAGE_MARKER).is_file()]
+    return len(bundles) == 1 and not any(child.suffix.lower() == ".zip" for child in children)
+
+
 def reference_entries(paths):
-    """(entries, skipped) of the --reference corpora: class folders, or single bundles or zips."""
+    """(entries, skipped) of the --reference corpora: folders of past submissions, or
+    single past solutions (a zip, a bundle folder, or a bundle folder one level down)."""
     entries, skipped = [], []
     for path in map(Path, paths):
-        if path.is_file() or (path / PACKAGE_MARKER).is_file():
+        if _is_one_submission(path):
             entries.append(Entry(f"{path.name}", path, str(path), reference=True))
         elif path.is_dir():
             found, missed = discover(path, reference=True, prefix=f"{path.name}/")
@@ -456,11 +382,11 @@ def load_submission(entry):
     """(entry, Submission or None, reason it was skipped or None)."""
     try:
         sources, notebooks, notes = read_submission(entry.path, _SHARED["limits"])
-        found, region_notes = submission_regions(sources, notebooks)
+        found, region_notes = submission_regions(sources, notebooks, _SHARED["templates"])
         regions = {}
-        for label, code in found:
-            fingerprint, tokens = fingerprint_region(label, code, _SHARED["boilerplate"])
-            regions[label] = Region(label, code, tokens, fingerprint)
+        for label, parts in found.items():
+            fingerprint, tokens = fingerprint_region(label, parts, _SHARED["boilerplate"])
+            regions[label] = Fingerprinted(label, parts, tokens, fingerprint)
         coverage = sum(region.fingerprint.token_coverage for region in regions.values())
         return entry, Submission(entry, regions, int(coverage), notes + region_notes), None
     except IntakeError as error:
@@ -477,13 +403,21 @@ class PairResult:
     second: Submission
     first_to_second: float
     second_to_first: float
-    # (label, similarity of first's region, of second's region, smaller token count)
+    # (label, similarity of first's region, of second's region, smaller token count),
+    # the copied regions first, then the most similar
     regions: list
     matching: int
+    # The regions that list the pair on their own, whatever its score (see is_copied).
+    copied: int
+    threshold: float
 
     @property
     def score(self):
         return max(self.first_to_second, self.second_to_first)
+
+    @property
+    def listed(self):
+        return self.copied > 0 or (self.score >= self.threshold and self.matching > 0)
 
 
 def matched_tokens(fingerprint, shared):
@@ -499,10 +433,17 @@ def matched_tokens(fingerprint, shared):
     return covered
 
 
+def is_copied(matched, other_matched, similarity, other_similarity, min_tokens):
+    """True for a region copied whole: at least ``min_tokens`` tokens matched on both
+    sides, and COPIED_SHARE or more of one side's code matched (of the copier's, or of
+    the original's when the copier wrapped it in code of their own)."""
+    return min(matched, other_matched) >= min_tokens and max(similarity, other_similarity) >= COPIED_SHARE
+
+
 def compare_submissions(first, second, threshold, min_tokens):
     """PairResult of two submissions, region by region over the labels they share."""
     matched_first = matched_second = 0
-    regions, matching = [], 0
+    regions, matching, copied = [], 0, set()
     for label, region in first.regions.items():
         other = second.regions.get(label)
         if other is None:
@@ -519,11 +460,13 @@ def compare_submissions(first, second, threshold, min_tokens):
         regions.append((label, similarity, other_similarity, tokens))
         if max(similarity, other_similarity) >= threshold and tokens >= min_tokens:
             matching += 1
-    regions.sort(key=lambda item: (-max(item[1], item[2]), -item[3]))
+        if is_copied(matched, other_matched, similarity, other_similarity, min_tokens):
+            copied.add(label)
+    regions.sort(key=lambda item: (item[0] not in copied, -max(item[1], item[2]), -item[3]))
     return PairResult(first, second,
                       matched_first / first.coverage if first.coverage else 0.0,
                       matched_second / second.coverage if second.coverage else 0.0,
-                      regions, matching)
+                      regions, matching, len(copied), threshold)
 
 
 def _compare_row(index):
@@ -537,7 +480,7 @@ def _compare_row(index):
     for position, other in enumerate(students[index + 1 :] + references):
         result = compare_submissions(students[index], other, threshold, min_tokens)
         scores.append(result.score)
-        if result.score >= threshold and result.matching:
+        if result.listed:
             result.first = result.second = None
             listed.append((position, result))
     return index, scores, listed
@@ -552,6 +495,25 @@ class Report:
     skipped: list
     pairs: list
     scores: np.ndarray
+
+    @property
+    def read(self):
+        return self.students + self.references
+
+    @property
+    def in_full(self):
+        """How many submissions were compared whole, read exactly as laid out."""
+        return sum(not submission.notes for submission in self.read)
+
+    @property
+    def with_notes(self):
+        """How many were compared with notes: read by function body, or in part."""
+        return sum(bool(submission.notes) for submission in self.read)
+
+    def counts(self):
+        """The report's header counts, in words."""
+        return (f"{self.in_full} submission(s) compared in full, {self.with_notes} with notes "
+                f"(read by function body, or in part), {len(self.skipped)} skipped")
 
 
 def analyse(submissions_dir, release=None, references=(), min_tokens=DEFAULT_MIN_TOKENS,
@@ -573,12 +535,13 @@ def analyse(submissions_dir, release=None, references=(), min_tokens=DEFAULT_MIN
                 make_release(REPO_ROOT, folder)
             except ReleaseError as error:
                 raise SimilarityError(f"the starter release cannot be built: {error}") from None
-            codes = release_code(Path(folder))
+            codes, templates = release_code(Path(folder))
     else:
         if not Path(release).is_dir():
             raise SimilarityError(f"the release {release} is not a folder")
-        codes = release_code(Path(release))
-    state = {"boilerplate": boilerplate_hashes(codes), "limits": limits or IntakeLimits()}
+        codes, templates = release_code(Path(release))
+    state = {"boilerplate": boilerplate_hashes(codes), "templates": templates,
+             "limits": limits or IntakeLimits()}
 
     students, reference_subs = [], []
     pool = _pool(jobs, state)
@@ -645,13 +608,18 @@ def write_pairs_csv(report, path):
                      "reference" if pair.second.entry.reference else "class",
                      pair.first.entry.names, pair.second.entry.names,
                      f"{pair.first_to_second:.3f}", f"{pair.second_to_first:.3f}",
-                     pair.matching, top])
+                     pair.matching, pair.copied, top])
     _write_csv(path, ["rank", "student_a", "student_b", "b_is", "names_a", "names_b",
-                      "similarity_a_to_b", "similarity_b_to_a", "matching_regions", "top_regions"], rows)
+                      "similarity_a_to_b", "similarity_b_to_a", "matching_regions", "copied_regions",
+                      "top_regions"], rows)
 
 
-def write_skipped_csv(report, path):
-    _write_csv(path, ["student", "where", "reason"], report.skipped)
+def write_notes_csv(report, path):
+    """One row per skipped submission, and one per note on a submission compared."""
+    rows = [(student, where, "skipped", reason) for student, where, reason in report.skipped]
+    rows += [(submission.entry.student, submission.entry.where, "compared, with a note", note)
+             for submission in report.read for note in submission.notes]
+    _write_csv(path, ["student", "where", "outcome", "note"], rows)
 
 
 # ---------------------------------------------------------------------------- HTML
@@ -676,7 +644,7 @@ def _escape(value):
     return html.escape(str(value), quote=True)
 
 
-def highlighted(code, slices, tokens):
+def highlighted(code, tokens, slices):
     """HTML of ``code`` with the copydetect slices (token positions) marked."""
     spans = [(tokens[start][1], tokens[end - 1][2]) for start, end in zip(*np.asarray(slices, dtype=int))
              if 0 <= start < end <= len(tokens)]
@@ -717,20 +685,24 @@ def histogram_png(scores, threshold):
     return buffer.getvalue()
 
 
+def _reference_mark(submission):
+    return " (reference match)" if submission.entry.reference else ""
+
+
 def _pair_detail(pair, number):
     first, second = pair.first, pair.second
     parts = [(f'<section class="pair" id="pair-{number}"><h3>{number}. {_escape(first.entry.student)} '
-              f'&harr; {_escape(second.entry.student)}</h3>'),
+              f'&harr; {_escape(second.entry.student)}{_reference_mark(second)}</h3>'),
              (f"<p>{_percent(pair.first_to_second)} of {_escape(first.entry.student)}'s code matched in "
               f"{_escape(second.entry.student)}'s; {_percent(pair.second_to_first)} the other way; "
-              f"{pair.matching} matching region(s).</p>")]
+              f"{pair.matching} matching region(s); {pair.copied} region(s) copied whole.</p>")]
     for label, similarity, other_similarity, _ in pair.regions[:SHOWN_REGIONS]:
         region, other = first.regions[label], second.regions[label]
         _, _, (slices, other_slices) = compare_files(region.fingerprint, other.fingerprint)
         parts.append(f"<h4>{_escape(label)} <span class=\"muted\">({_percent(similarity)} / "
                      f"{_percent(other_similarity)})</span></h4><div class=\"sides\">"
-                     f"<pre>{highlighted(region.code, slices, normalised_tokens(region.code))}</pre>"
-                     f"<pre>{highlighted(other.code, other_slices, normalised_tokens(other.code))}</pre></div>")
+                     f"<pre>{highlighted(*joined_tokens(region.parts), slices)}</pre>"
+                     f"<pre>{highlighted(*joined_tokens(other.parts), other_slices)}</pre></div>")
     parts.append("</section>")
     return "".join(parts)
 
@@ -745,35 +717,38 @@ def write_html(report, path, threshold, min_tokens, detail_pairs, release_name):
         rows.append(f"<tr><td>{name}</td><td>{_escape(pair.first.entry.student)}<br>"
                     f"<span class=\"muted\">{_escape(pair.first.entry.names)}</span></td>"
                     f"<td>{_escape(pair.second.entry.student)}"
-                    f"{' (reference)' if pair.second.entry.reference else ''}<br>"
+                    f"{_reference_mark(pair.second)}<br>"
                     f"<span class=\"muted\">{_escape(pair.second.entry.names)}</span></td>"
                     f"<td>{_percent(pair.first_to_second)}</td><td>{_percent(pair.second_to_first)}</td>"
-                    f"<td>{pair.matching}</td><td>{top}</td></tr>")
+                    f"<td>{pair.matching}</td><td>{pair.copied}</td><td>{top}</td></tr>")
     skipped = "".join(f"<tr><td>{_escape(student)}</td><td>{_escape(where)}</td><td>{_escape(reason)}</td></tr>"
                       for student, where, reason in report.skipped)
     notes = "".join(f"<tr><td>{_escape(submission.entry.student)}</td><td>{_escape(note)}</td></tr>"
-                    for submission in report.students + report.references for note in submission.notes)
+                    for submission in report.read for note in submission.notes)
     page = [
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
         f'<meta http-equiv="Content-Security-Policy" content="{_CONTENT_POLICY}">',
         f"<title>Similarity report</title><style>{_STYLE}</style></head><body>",
         "<h1>Similarity report</h1>",
-        f"<p>{len(report.students)} submissions compared with each other"
+        f"<p>{_escape(report.counts())}.</p>",
+        f"<p>{len(report.students)} class submissions compared with each other"
         + (f" and with {len(report.references)} reference(s)" if report.references else "")
-        + f"; {len(report.skipped)} skipped; {len(report.scores)} pairs; {len(report.pairs)} listed "
-        f"(similarity at least {_percent(threshold)} and a matching region of at least {min_tokens} tokens). "
+        + f"; {len(report.scores)} pairs; {len(report.pairs)} listed: similarity at least "
+        f"{_percent(threshold)} with a matching region of at least {min_tokens} tokens, or one region "
+        f"copied whole ({_percent(COPIED_SHARE)} of it matched, at least {min_tokens} tokens on both sides). "
         f"Starter code from {_escape(release_name)} is excluded. A similarity is the share of one "
         "student's own code (boilerplate excluded) whose fingerprints are found in the other's.</p>",
         f'<img alt="histogram of all pairwise similarity scores" src="data:image/png;base64,{png}">',
         "<h2>Pairs</h2>",
         ("<table><tr><th>#</th><th>A</th><th>B</th><th>A&rarr;B</th><th>B&rarr;A</th>"
-         "<th>matching regions</th><th>most similar regions</th></tr>" + "".join(rows) + "</table>")
+         "<th>matching regions</th><th>copied regions</th><th>most similar regions</th></tr>"
+         + "".join(rows) + "</table>")
         if rows else "<p>No pair reaches the threshold.</p>",
         "".join(_pair_detail(pair, number) for number, pair in enumerate(report.pairs[:detail_pairs], 1)),
         "<h2>Skipped submissions</h2>",
         f"<table><tr><th>student</th><th>where</th><th>reason</th></tr>{skipped}</table>"
         if skipped else "<p>None.</p>",
-        "<h2>Notes on the submissions read</h2>",
+        "<h2>Notes on the submissions compared</h2>",
         f"<table><tr><th>student</th><th>note</th></tr>{notes}</table>" if notes else "<p>None.</p>",
         "</body></html>\n",
     ]
@@ -786,14 +761,14 @@ def write_outputs(report, out_dir, threshold, min_tokens, detail_pairs, release_
         raise SimilarityError(f"the output {out_dir} exists and is not a folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     write_pairs_csv(report, out_dir / "pairs.csv")
-    write_skipped_csv(report, out_dir / "skipped.csv")
+    write_notes_csv(report, out_dir / NOTES_CSV)
     write_html(report, out_dir / "report.html", threshold, min_tokens, detail_pairs, release_name)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("submissions", help="the class's submissions (see the layouts above)")
-    parser.add_argument("--out", required=True, help="folder for pairs.csv, report.html and skipped.csv")
+    parser.add_argument("--out", required=True, help=f"folder for pairs.csv, report.html and {NOTES_CSV}")
     parser.add_argument("--release", help="the starter release folder (default: built from this repository)")
     parser.add_argument("--reference", nargs="+", default=[], metavar="PAST",
                         help="earlier terms' submission folders, or bundles or zips of known solutions")
@@ -814,8 +789,8 @@ def main(argv=None):
     except SimilarityError as error:
         print(f"ERROR: {error}", file=sys.stderr)
         return 1
-    print(f"{len(report.pairs)} pair(s) listed of {len(report.scores)}; {len(report.skipped)} "
-          f"submission(s) skipped; wrote {Path(args.out) / 'report.html'}")
+    print(f"{len(report.pairs)} pair(s) listed of {len(report.scores)}; {report.counts()}; "
+          f"wrote {Path(args.out) / 'report.html'}")
     return 0
 
 

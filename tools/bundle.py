@@ -62,6 +62,9 @@ STUDENT_FILES = (
     "cs231n/optim.py",
     "cs231n/solver.py",
 )
+# The zip of a finished assignment's code: what collectSubmission.sh writes and what a
+# student uploads.
+CODE_ZIP_NAME = "a2_code_submission.zip"
 
 # ---------------------------------------------------------------------------- the release
 
@@ -102,62 +105,7 @@ SOLUTION_ONLY_TAG = "solution-only"
 def is_solution_only_cell(cell):
     """True for a notebook cell tagged SOLUTION_ONLY_TAG."""
     return SOLUTION_ONLY_TAG in cell.get("metadata", {}).get("tags", [])
-# Any line holding one of these words must be exactly one of the marker lines above.
-_MARKER_WORDS = re.compile(r"START OF YOUR CODE|END OF YOUR CODE|SOLUTION ONLY", re.IGNORECASE)
-
-
-class MarkerError(ValueError):
-    """A marker line is malformed, unbalanced or nested; the message names file and line."""
-
-
-def marker_kind(line):
-    """The marker a line is (one of MARKER_LINES), None for an ordinary line.
-
-    Raises MarkerError for a near miss: a line that mentions a marker's words but is not
-    exactly that marker (after stripping the indentation), such as a START marker with
-    a missing space, which a tool would otherwise silently treat as ordinary code.
-    """
-    stripped = line.strip()
-    if stripped in MARKER_LINES:
-        return stripped
-    if _MARKER_WORDS.search(line):
-        raise MarkerError(f"not an exact marker line: {stripped!r}")
-    return None
-
-
-def marker_regions(lines, where, start=START_MARKER, end=END_MARKER):
-    """(start, end) line indices of every ``start``/``end`` pair in ``lines``.
-
-    Checks every line for near-miss markers (see marker_kind), and that the pairs are
-    balanced, not nested and indented alike; any problem raises MarkerError naming
-    ``where`` (a file, or a notebook and cell) and the line number.
-    """
-    regions, opened = [], None
-    for index, line in enumerate(lines):
-        try:
-            kind = marker_kind(line)
-        except MarkerError as error:
-            raise MarkerError(f"{where}, line {index + 1}: {error}") from None
-        if kind == start:
-            if opened is not None:
-                raise MarkerError(f"{where}, line {index + 1}: START marker inside the region "
-                                  f"opened on line {opened + 1}")
-            opened = index
-        elif kind == end:
-            if opened is None:
-                raise MarkerError(f"{where}, line {index + 1}: END marker without a START marker")
-            if _indent(line) != _indent(lines[opened]):
-                raise MarkerError(f"{where}, line {index + 1}: END marker indented differently "
-                                  f"from its START marker on line {opened + 1}")
-            regions.append((opened, index))
-            opened = None
-    if opened is not None:
-        raise MarkerError(f"{where}, line {opened + 1}: START marker without an END marker")
-    return regions
-
-
-def _indent(line):
-    return line[: len(line) - len(line.lstrip())]
+# tools/regions.py reads the marker lines (exact, or as a student left them).
 
 
 # ---------------------------------------------------------------------------- where a cell is

@@ -18,6 +18,7 @@ import pytest
 
 from staff import autograde
 from tools import bundle
+from tools.regions import marker_regions
 from staff import release
 from staff.grading import sandbox
 from staff.grading.rubric import (CHECKS, CORE_PARTS, FRAMEWORK_PARTS, FRAMEWORK_POINTS, GRADIENT_KEY, PARTS,
@@ -53,7 +54,7 @@ def fill_region(text, function, bodies):
     bodies = [bodies] if isinstance(bodies, str) else bodies
     lines = text.split("\n")
     header = next(index for index, line in enumerate(lines) if line.lstrip().startswith(f"def {function}("))
-    regions = [(s, e) for s, e in bundle.marker_regions(lines, "test") if s > header][: len(bodies)]
+    regions = [(s, e) for s, e in marker_regions(lines, "test") if s > header][: len(bodies)]
     for (start, end), body in reversed(list(zip(regions, bodies))):
         indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
         lines[start + 1 : end] = [indent + line if line else line for line in body.strip("\n").split("\n")]
@@ -119,9 +120,9 @@ def test_solution_regions_pasted_into_the_release_grade_full_marks(starter, tmp_
     def paste_all(name):
         def edit(text):
             solution_lines = (REPO_ROOT / name).read_text().split("\n")
-            bodies = [solution_lines[s + 1 : e] for s, e in bundle.marker_regions(solution_lines, name)]
+            bodies = [solution_lines[s + 1 : e] for s, e in marker_regions(solution_lines, name)]
             lines = text.split("\n")
-            for (start, end), body in reversed(list(zip(bundle.marker_regions(lines, name), bodies))):
+            for (start, end), body in reversed(list(zip(marker_regions(lines, name), bodies))):
                 lines[start + 1 : end] = body
             return "\n".join(lines)
         return edit

@@ -10,6 +10,7 @@ import papermill
 import pytest
 
 from tools import bundle
+from tools.regions import marker_regions
 from staff import release
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -116,7 +117,7 @@ def fixture_solution(tmp_path):
 
 def region_bodies(text):
     lines = text.split("\n")
-    return ["\n".join(lines[start + 1 : end]) for start, end in release.marker_regions(lines, "test")]
+    return ["\n".join(lines[start + 1 : end]) for start, end in marker_regions(lines, "test")]
 
 
 def test_release_stubs_regions_and_copies_the_rest(fixture_solution, tmp_path):
@@ -381,8 +382,8 @@ def solution_lines(root):
     inside, outside = {}, set()
     for where, text in _student_sources(root):
         lines = text.split("\n")
-        regions = bundle.marker_regions(lines, where)
-        regions += bundle.marker_regions(lines, where, bundle.SOLUTION_ONLY_START, bundle.SOLUTION_ONLY_END)
+        regions = marker_regions(lines, where)
+        regions += marker_regions(lines, where, bundle.SOLUTION_ONLY_START, bundle.SOLUTION_ONLY_END)
         covered = {index for start, end in regions for index in range(start + 1, end)}
         for index, line in enumerate(lines):
             normalized = _normalized(line)
