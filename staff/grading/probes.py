@@ -11,6 +11,8 @@ its own process on the reference solution. Comparing the two is the grader's job
 ``rng`` is a NumPy Generator whose state depends only on the grading run's random
 seed and the check, so that both runs see the same inputs.
 """
+import copy
+
 import numpy as np
 
 # Initialization probes return each parameter under this prefix, so that a model's
@@ -39,18 +41,88 @@ def _fixed_params(model, low=-0.7, high=0.3):
         model.params[name] = np.linspace(low, high, num=value.size).reshape(value.shape) * (1 + 0.1 * index)
 
 
+# A backward probe returns, under this key, how it ran the backward pass when it could not
+# use the cache of the submission's own forward pass; the grader adds it to the check's message.
+CACHE_NOTE = "cache_note"
+
+
 class ForwardFailed(Exception):
-    """The forward pass a backward check needs raised, so the backward pass was not called."""
+    """The forward pass a backward check needs failed, and no cache of a documented layout
+    could stand in for its cache."""
 
 
-def _student_forward(function_name, function, *args):
-    """Run the submission's forward pass for a backward check whose cache format is the
-    student's own (the reference's cache cannot stand in), naming it when it fails."""
+def _describe_error(error):
+    first_line = (str(error).strip().splitlines() or [""])[0][:200]
+    return f"{type(error).__name__}: {first_line}" if first_line else type(error).__name__
+
+
+def _misshapen(gradients, inputs, names):
+    """What is wrong with the gradients, or None when there is one per input, shaped like it."""
+    if len(gradients) != len(names):
+        return f"returned {len(gradients)} values instead of {len(names)} ({', '.join(names)})"
+    for name, gradient, value in zip(names, gradients, inputs):
+        if np.shape(gradient) != np.shape(value):
+            return f"returned {name} of shape {np.shape(gradient)} for an input of shape {np.shape(value)}"
+    return None
+
+
+def student_backward(cs, forward, backward, args, dout, names, documented=None, layout=None):
+    """Run the submission's ``forward`` on ``args`` and hand the cache it returns, with
+    ``dout``, to its ``backward``, as the notebooks do: (out, values), the forward's output
+    and the gradients by ``names``, one per leading array of ``args``.
+
+    A student may keep any cache their own backward pass understands. Where the scaffold
+    documents the cache (``documented``, laid out as ``layout`` says), the backward pass
+    is run on that cache instead when the forward pass fails, or when the backward pass
+    raises on the forward's cache or returns gradients of the wrong shapes there; then
+    values[CACHE_NOTE] says why, and out is None if the forward failed. If the documented
+    cache does no better, what the backward pass did on the student's own cache stands.
+    Without a documented layout a failed forward pass raises ForwardFailed.
+    """
+    forward_function, backward_function = getattr(cs.layers, forward), getattr(cs.layers, backward)
+    inputs = args[:len(names)]
+
+    def gradients_on(cache):
+        result = backward_function(np.array(dout, copy=True), cache)
+        return (result,) if len(names) == 1 else tuple(result)
+
     try:
-        return function(*args)
+        out, cache = forward_function(*copy.deepcopy(args))
     except Exception as error:
-        raise ForwardFailed(f"{function_name} failed first, so the backward pass could not be "
-                            f"checked: {type(error).__name__}: {error}") from error
+        if documented is None:
+            raise ForwardFailed(f"{forward} failed first, so the backward pass could not be checked: "
+                                f"{_describe_error(error)}") from error
+        out, own, reason = None, None, f"`{forward}` failed ({_describe_error(error)})"
+    else:
+        if documented is None:
+            return out, dict(zip(names, gradients_on(cache)))
+        try:
+            own = gradients_on(cache)
+            problem = _misshapen(own, inputs, names)
+        except Exception as error:
+            own, problem = error, f"raised {_describe_error(error)}"
+        if problem is None:
+            return out, dict(zip(names, own))
+        reason = f"`{backward}` {problem} on the cache of your `{forward}`"
+    try:
+        fallback = gradients_on(copy.deepcopy(documented))
+        usable = _misshapen(fallback, inputs, names) is None
+    except Exception as error:
+        if own is None:
+            raise ForwardFailed(f"{reason}, and `{backward}` raised {_describe_error(error)} on a "
+                                f"cache in the documented layout {layout}") from error
+        usable = False
+    if own is not None and not usable:
+        if isinstance(own, Exception):
+            raise own
+        return out, dict(zip(names, own))
+    note = f"{reason}, so `{backward}` was checked on a cache in the documented layout {layout}"
+    return out, dict(zip(names, fallback), **{CACHE_NOTE: note})
+
+
+# The gradients of a normalization's backward pass, whose cache is whatever the student's
+# backward pass needs (no documented layout).
+NORM_GRADIENTS = ("dx", "dgamma", "dbeta")
 
 
 def _params_and_grads(loss, grads):
@@ -74,17 +146,16 @@ def affine_backward(cs, rng, input_shape, output_dim):
     w = _normal(rng, int(np.prod(input_shape[1:])), output_dim)
     b = _normal(rng, output_dim)
     dout = _normal(rng, input_shape[0], output_dim)
-    # The cache format is fixed by the scaffold, so the reference's cache is built here
-    # and a broken affine_forward costs only its own check.
-    dx, dw, db = cs.layers.affine_backward(dout, (x, w, b))
-    return {"dx": dx, "dw": dw, "db": db}
+    return student_backward(cs, "affine_forward", "affine_backward", (x, w, b), dout,
+                            ("dx", "dw", "db"), documented=(x, w, b), layout="(x, w, b)")[1]
 
 
 def relu(cs, rng, shape):
     x = _normal(rng, *shape)
     dout = _normal(rng, *shape)
-    out, _ = cs.layers.relu_forward(x)
-    return {"out": out, "dx": cs.layers.relu_backward(dout, x)}  # the scaffold's cache is x
+    out, values = student_backward(cs, "relu_forward", "relu_backward", (x,), dout, ("dx",),
+                                   documented=x, layout="x")
+    return dict(values, out=out)
 
 
 def classification_loss(cs, rng, loss_name, num_examples, num_classes, scale):
@@ -191,11 +262,9 @@ def batchnorm_train(cs, rng, num_examples, num_features, backward):
     if backward is None:
         out, _ = cs.layers.batchnorm_forward(x, gamma, beta, {"mode": "train"})
         return {"out": out}
-    _, cache = _student_forward("batchnorm_forward", cs.layers.batchnorm_forward, x, gamma, beta,
-                                {"mode": "train"})
     dout = _normal(rng, num_examples, num_features)
-    dx, dgamma, dbeta = getattr(cs.layers, backward)(dout, cache)
-    return {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}
+    return student_backward(cs, "batchnorm_forward", backward, (x, gamma, beta, {"mode": "train"}),
+                            dout, NORM_GRADIENTS)[1]
 
 
 def batchnorm_running_averages(cs, rng, num_features, train_steps):
@@ -215,9 +284,8 @@ def layernorm(cs, rng, num_examples, num_features, backward):
     gamma, beta = _normal(rng, num_features), _normal(rng, num_features)
     if not backward:
         return {"out": cs.layers.layernorm_forward(x, gamma, beta, {})[0]}
-    _, cache = _student_forward("layernorm_forward", cs.layers.layernorm_forward, x, gamma, beta, {})
-    dx, dgamma, dbeta = cs.layers.layernorm_backward(_normal(rng, num_examples, num_features), cache)
-    return {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}
+    return student_backward(cs, "layernorm_forward", "layernorm_backward", (x, gamma, beta, {}),
+                            _normal(rng, num_examples, num_features), NORM_GRADIENTS)[1]
 
 
 def spatial_batchnorm(cs, rng, shape, backward):
@@ -229,10 +297,8 @@ def spatial_batchnorm(cs, rng, shape, backward):
         bn_param["mode"] = "test"
         out_test, _ = cs.layers.spatial_batchnorm_forward(x, gamma, beta, bn_param)
         return {"out": out, "out_test": out_test}
-    _, cache = _student_forward("spatial_batchnorm_forward", cs.layers.spatial_batchnorm_forward,
-                                x, gamma, beta, bn_param)
-    dx, dgamma, dbeta = cs.layers.spatial_batchnorm_backward(_normal(rng, *shape), cache)
-    return {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}
+    return student_backward(cs, "spatial_batchnorm_forward", "spatial_batchnorm_backward",
+                            (x, gamma, beta, bn_param), _normal(rng, *shape), NORM_GRADIENTS)[1]
 
 
 def spatial_groupnorm(cs, rng, shape, groups, backward):
@@ -241,10 +307,8 @@ def spatial_groupnorm(cs, rng, shape, groups, backward):
     beta = _normal(rng, 1, shape[1], 1, 1)
     if not backward:
         return {"out": cs.layers.spatial_groupnorm_forward(x, gamma, beta, groups, {})[0]}
-    _, cache = _student_forward("spatial_groupnorm_forward", cs.layers.spatial_groupnorm_forward,
-                                x, gamma, beta, groups, {})
-    dx, dgamma, dbeta = cs.layers.spatial_groupnorm_backward(_normal(rng, *shape), cache)
-    return {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}
+    return student_backward(cs, "spatial_groupnorm_forward", "spatial_groupnorm_backward",
+                            (x, gamma, beta, groups, {}), _normal(rng, *shape), NORM_GRADIENTS)[1]
 
 
 # ----------------------------------------------------------------------------- dropout
@@ -271,12 +335,12 @@ def conv(cs, rng, x_shape, w_shape, stride, pad, backward):
     conv_param = {"stride": stride, "pad": pad}
     if not backward:
         return {"out": cs.layers.conv_forward_naive(x, w, b, conv_param)[0]}
-    # The scaffold fixes the cache, (x, w, b, conv_param), so the backward check does not
-    # depend on the submission's forward pass.
     out_shape = (x_shape[0], w_shape[0], 1 + (x_shape[2] + 2 * pad - w_shape[2]) // stride,
                  1 + (x_shape[3] + 2 * pad - w_shape[3]) // stride)
-    dx, dw, db = cs.layers.conv_backward_naive(_normal(rng, *out_shape), (x, w, b, conv_param))
-    return {"dx": dx, "dw": dw, "db": db}
+    args = (x, w, b, conv_param)
+    return student_backward(cs, "conv_forward_naive", "conv_backward_naive", args,
+                            _normal(rng, *out_shape), ("dx", "dw", "db"), documented=args,
+                            layout="(x, w, b, conv_param)")[1]
 
 
 def max_pool(cs, rng, x_shape, pool, stride, backward):
@@ -285,10 +349,11 @@ def max_pool(cs, rng, x_shape, pool, stride, backward):
     pool_param = {"pool_height": pool[0], "pool_width": pool[1], "stride": stride}
     if not backward:
         return {"out": cs.layers.max_pool_forward_naive(x, pool_param)[0]}
-    # The scaffold fixes the cache, (x, pool_param).
     out_shape = (x_shape[0], x_shape[1], 1 + (x_shape[2] - pool[0]) // stride,
                  1 + (x_shape[3] - pool[1]) // stride)
-    return {"dx": cs.layers.max_pool_backward_naive(_normal(rng, *out_shape), (x, pool_param))}
+    return student_backward(cs, "max_pool_forward_naive", "max_pool_backward_naive", (x, pool_param),
+                            _normal(rng, *out_shape), ("dx",), documented=(x, pool_param),
+                            layout="(x, pool_param)")[1]
 
 
 def convnet_initialization(cs, rng, input_dim, num_filters, filter_size, hidden_dim, weight_scale):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .probes import parameter_name
+from .probes import CACHE_NOTE, parameter_name
 
 # Graded parts, in report order.
 PARTS = ("FC layers", "optimizers", "solver", "batch norm", "dropout", "convolution",
@@ -43,6 +43,11 @@ class Check:
     judge: object  # judge(submitted, reference) -> None or a failure message
     points: int = 1
     extra: bool = False  # an extra task of this bundle: extra credit, not in the required total
+    # The student functions this check is the own check of, and the primitives (functions
+    # with own checks) that it runs on its input besides: when a check fails, it points at
+    # the failed own checks of what it runs (add_notes_and_pointers).
+    own_check_of: tuple = ()
+    runs: tuple = ()
 
 
 # ----------------------------------------------------------------------------- judges
@@ -202,39 +207,52 @@ def same_structure(*keys):
 
 # ----------------------------------------------------------------------------- the checks
 
+# The primitives the scaffold's networks run (Check.runs): FullyConnectedNet's scores,
+# and its loss and gradients. ThreeLayerConvNet runs the same (its convolution and
+# pooling are the given fast layers); the Solver runs the network's loss.
+_SCORES = ("affine_forward", "relu_forward")
+_LOSS = _SCORES + ("softmax_loss", "affine_backward", "relu_backward")
+# A backward check whose cache has a documented layout runs the student's forward pass
+# but does not depend on it (probes.student_backward falls back to that layout), so it
+# declares no runs; a normalization's backward check runs its forward pass for the cache.
+
+
 def _checks():
     yield from [
         Check("affine_forward: (2, 4, 5, 6) input to 3 outputs", "FC layers", "affine_forward",
-              {"input_shape": [2, 4, 5, 6], "output_dim": 3}, same("out")),
+              {"input_shape": [2, 4, 5, 6], "output_dim": 3}, same("out"),
+              own_check_of=("affine_forward",)),
         Check("affine_backward: dx, dw, db for a (10, 2, 3) input", "FC layers", "affine_backward",
-              {"input_shape": [10, 2, 3], "output_dim": 5}, same("dx", "dw", "db")),
+              {"input_shape": [10, 2, 3], "output_dim": 5}, same("dx", "dw", "db"),
+              own_check_of=("affine_backward",)),
         Check("relu_forward and relu_backward on a (10, 10) input", "FC layers", "relu",
-              {"shape": [10, 10]}, same("out", "dx")),
+              {"shape": [10, 10]}, same("out", "dx"), own_check_of=("relu_forward", "relu_backward")),
         Check("svm_loss (extra task): loss and gradient", "FC layers", "classification_loss",
               {"loss_name": "svm_loss", "num_examples": 50, "num_classes": 10, "scale": 0.5},
-              same("loss", "dx"), extra=True),
+              same("loss", "dx"), extra=True, own_check_of=("svm_loss",)),
         Check("softmax_loss: loss and gradient", "FC layers", "classification_loss",
               {"loss_name": "softmax_loss", "num_examples": 50, "num_classes": 10, "scale": 0.5},
-              same("loss", "dx")),
+              same("loss", "dx"), own_check_of=("softmax_loss",)),
         Check("softmax_loss: scores of magnitude 1e4 (numerical stability)", "FC layers",
               "classification_loss",
               {"loss_name": "softmax_loss", "num_examples": 20, "num_classes": 10, "scale": 1e4},
-              same("loss", "dx")),
+              same("loss", "dx"), own_check_of=("softmax_loss",)),
         Check("FullyConnectedNet.__init__: parameter names, shapes and scale", "FC layers",
               "fc_net_initialization",
               {"hidden_dims": [20, 30], "input_dim": 15, "num_classes": 10, "weight_scale": 5e-2,
                "normalization": None}, same_parameters_initialized(5e-2)),
         Check("FullyConnectedNet.loss: test-time scores, fixed weights", "FC layers", "fc_net_loss",
               {"hidden_dims": [20, 30], "input_dim": 15, "num_classes": 10, "reg": 0.0,
-               "normalization": None, "keep_ratio": 1, "with_labels": False}, same("scores")),
+               "normalization": None, "keep_ratio": 1, "with_labels": False}, same("scores"),
+              runs=_SCORES),
         Check("FullyConnectedNet.loss: loss and gradients, no regularization", "FC layers",
               "fc_net_loss",
               {"hidden_dims": [20, 30], "input_dim": 15, "num_classes": 10, "reg": 0.0,
-               "normalization": None, "keep_ratio": 1}, same(), points=2),
+               "normalization": None, "keep_ratio": 1}, same(), points=2, runs=_LOSS),
         Check("FullyConnectedNet.loss: loss and gradients with reg = 3.14", "FC layers",
               "fc_net_loss",
               {"hidden_dims": [20, 30], "input_dim": 15, "num_classes": 10, "reg": 3.14,
-               "normalization": None, "keep_ratio": 1}, same(), points=2),
+               "normalization": None, "keep_ratio": 1}, same(), points=2, runs=_LOSS),
     ]
     momentum_config = {"learning_rate": 1e-3, "momentum": 0.9, "velocity": 0.1}
     rms_config = {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8, "cache": 0.5}
@@ -251,100 +269,121 @@ def _checks():
         label = f"{rule} (extra task)" if extra else rule
         yield Check(f"{label}: one step from a config holding {state}", "optimizers",
                     "update_rule", {"rule": rule, "shape": [4, 5], "steps": 1, "config": config},
-                    same("weights"), extra=extra)
+                    same("weights"), extra=extra, own_check_of=(rule,))
         yield Check(f"{label}: five steps from an empty config", "optimizers", "update_rule",
                     {"rule": rule, "shape": [4, 5], "steps": 5, "config": {}}, same("weights"),
-                    extra=extra)
+                    extra=extra, own_check_of=(rule,))
     for rule, rate in (("sgd_momentum", 5e-2), ("adam", 1e-2)):
         yield Check(f"Solver: two epochs with {rule}, loss and accuracy histories", "solver",
-                    "solver_history", {"update_rule": rule, "learning_rate": rate}, same(), points=2)
+                    "solver_history", {"update_rule": rule, "learning_rate": rate}, same(), points=2,
+                    runs=_LOSS + (rule,))
 
     yield from [
         Check("batchnorm_forward: training mode on (200, 3) data", "batch norm", "batchnorm_train",
-              {"num_examples": 200, "num_features": 3, "backward": None}, same("out")),
+              {"num_examples": 200, "num_features": 3, "backward": None}, same("out"),
+              own_check_of=("batchnorm_forward",)),
         Check("batchnorm_forward: running averages after 50 training batches, then test mode",
               "batch norm", "batchnorm_running_averages", {"num_features": 4, "train_steps": 50},
-              same()),
+              same(), own_check_of=("batchnorm_forward",)),
         Check("batchnorm_backward: dx, dgamma, dbeta", "batch norm", "batchnorm_train",
-              {"num_examples": 10, "num_features": 5, "backward": "batchnorm_backward"}, same(), points=2),
+              {"num_examples": 10, "num_features": 5, "backward": "batchnorm_backward"}, same(), points=2,
+              own_check_of=("batchnorm_backward",), runs=("batchnorm_forward",)),
         Check("batchnorm_backward_alt: dx, dgamma, dbeta", "batch norm", "batchnorm_train",
-              {"num_examples": 10, "num_features": 5, "backward": "batchnorm_backward_alt"}, same(), points=2),
+              {"num_examples": 10, "num_features": 5, "backward": "batchnorm_backward_alt"}, same(), points=2,
+              own_check_of=("batchnorm_backward_alt",), runs=("batchnorm_forward",)),
         Check("layernorm_forward on (4, 3) data", "batch norm", "layernorm",
-              {"num_examples": 4, "num_features": 3, "backward": False}, same("out")),
+              {"num_examples": 4, "num_features": 3, "backward": False}, same("out"),
+              own_check_of=("layernorm_forward",)),
         Check("layernorm_backward: dx, dgamma, dbeta", "batch norm", "layernorm",
-              {"num_examples": 4, "num_features": 5, "backward": True}, same(), points=2),
+              {"num_examples": 4, "num_features": 5, "backward": True}, same(), points=2,
+              own_check_of=("layernorm_backward",), runs=("layernorm_forward",)),
         Check("FullyConnectedNet with batchnorm: loss and gradients", "batch norm", "fc_net_loss",
               {"hidden_dims": [10, 8], "input_dim": 7, "num_classes": 4, "reg": 0.5,
-               "normalization": "batchnorm", "keep_ratio": 1}, same()),
+               "normalization": "batchnorm", "keep_ratio": 1}, same(),
+              runs=_LOSS + ("batchnorm_forward", "batchnorm_backward")),
         Check("FullyConnectedNet with layernorm: loss and gradients", "batch norm", "fc_net_loss",
               {"hidden_dims": [10, 8], "input_dim": 7, "num_classes": 4, "reg": 0.5,
-               "normalization": "layernorm", "keep_ratio": 1}, same()),
+               "normalization": "layernorm", "keep_ratio": 1}, same(),
+              runs=_LOSS + ("layernorm_forward", "layernorm_backward")),
         Check("FullyConnectedNet.__init__ with batchnorm: gamma and beta per hidden layer",
               "batch norm", "fc_net_initialization",
               {"hidden_dims": [20, 30], "input_dim": 15, "num_classes": 10, "weight_scale": 5e-2,
                "normalization": "batchnorm"}, same_parameters_initialized(5e-2)),
         Check("spatial_batchnorm_forward: (2, 3, 4, 5) input, training and test mode",
-              "batch norm", "spatial_batchnorm", {"shape": [2, 3, 4, 5], "backward": False}, same()),
+              "batch norm", "spatial_batchnorm", {"shape": [2, 3, 4, 5], "backward": False}, same(),
+              own_check_of=("spatial_batchnorm_forward",), runs=("batchnorm_forward",)),
         Check("spatial_batchnorm_backward: dx, dgamma, dbeta", "batch norm", "spatial_batchnorm",
-              {"shape": [2, 3, 4, 5], "backward": True}, same()),
+              {"shape": [2, 3, 4, 5], "backward": True}, same(),
+              own_check_of=("spatial_batchnorm_backward",),
+              runs=("batchnorm_forward", "spatial_batchnorm_forward")),
         Check("spatial_groupnorm_forward: 6 channels in 2 groups", "batch norm", "spatial_groupnorm",
-              {"shape": [2, 6, 4, 5], "groups": 2, "backward": False}, same()),
+              {"shape": [2, 6, 4, 5], "groups": 2, "backward": False}, same(),
+              own_check_of=("spatial_groupnorm_forward",)),
         Check("spatial_groupnorm_backward: dx, dgamma, dbeta", "batch norm", "spatial_groupnorm",
-              {"shape": [2, 6, 4, 5], "groups": 2, "backward": True}, same()),
+              {"shape": [2, 6, 4, 5], "groups": 2, "backward": True}, same(),
+              own_check_of=("spatial_groupnorm_backward",), runs=("spatial_groupnorm_forward",)),
     ]
     for keep in (0.25, 0.6):
         yield Check(f"dropout_forward/backward with keep probability p = {keep}", "dropout",
-                    "dropout", {"shape": [400, 300], "keep": keep}, dropout_behaves(keep, False), points=2)
+                    "dropout", {"shape": [400, 300], "keep": keep}, dropout_behaves(keep, False), points=2,
+                    own_check_of=("dropout_forward", "dropout_backward"))
     yield Check("dropout_forward: the same seed gives the same mask", "dropout", "dropout",
-                {"shape": [50, 40], "keep": 0.5, "seed": 123}, dropout_behaves(0.5, True))
+                {"shape": [50, 40], "keep": 0.5, "seed": 123}, dropout_behaves(0.5, True),
+                own_check_of=("dropout_forward",))
     for keep in (0.75, 0.5):
         yield Check(f"FullyConnectedNet with dropout (keep {keep}): gradient agrees with the loss",
                     "dropout", "fc_net_directional_derivatives",
                     {"hidden_dims": [20, 30], "input_dim": 15, "num_classes": 10, "keep_ratio": keep,
-                     "directions": 3}, gradient_matches_own_loss())
+                     "directions": 3}, gradient_matches_own_loss(),
+                    runs=_LOSS + ("dropout_forward", "dropout_backward"))
     yield Check("FullyConnectedNet with dropout: test-time scores use no dropout", "dropout",
                 "fc_net_loss", {"hidden_dims": [20, 30], "input_dim": 15, "num_classes": 10,
                                 "reg": 0.0, "normalization": None, "keep_ratio": 0.5,
-                                "with_labels": False}, same("scores"))
+                                "with_labels": False}, same("scores"),
+                runs=_SCORES + ("dropout_forward",))
 
     yield from [
         Check("conv_forward_naive: (2, 3, 4, 4) input, 3 filters 4x4, stride 2, pad 1",
               "convolution", "conv",
               {"x_shape": [2, 3, 4, 4], "w_shape": [3, 3, 4, 4], "stride": 2, "pad": 1, "backward": False},
-              same("out"), points=2),
+              same("out"), points=2, own_check_of=("conv_forward_naive",)),
         Check("conv_forward_naive: non-square 5x7 input, 3x3 filters, stride 1, pad 1",
               "convolution", "conv",
               {"x_shape": [2, 3, 5, 7], "w_shape": [4, 3, 3, 3], "stride": 1, "pad": 1, "backward": False},
-              same("out")),
+              same("out"), own_check_of=("conv_forward_naive",)),
         Check("conv_forward_naive: 1x5 filters, stride 2, no padding", "convolution", "conv",
               {"x_shape": [1, 2, 5, 9], "w_shape": [2, 2, 1, 5], "stride": 2, "pad": 0, "backward": False},
-              same("out")),
+              same("out"), own_check_of=("conv_forward_naive",)),
         Check("conv_backward_naive: (4, 3, 5, 5) input, 3x3 filters, stride 1, pad 1",
               "convolution", "conv",
               {"x_shape": [4, 3, 5, 5], "w_shape": [2, 3, 3, 3], "stride": 1, "pad": 1, "backward": True},
-              same("dx", "dw", "db"), points=2),
+              same("dx", "dw", "db"), points=2, own_check_of=("conv_backward_naive",)),
         Check("conv_backward_naive: stride 2 on a non-square 7x5 input", "convolution", "conv",
               {"x_shape": [2, 2, 7, 5], "w_shape": [3, 2, 3, 3], "stride": 2, "pad": 1, "backward": True},
-              same("dx", "dw", "db")),
+              same("dx", "dw", "db"), own_check_of=("conv_backward_naive",)),
         Check("max_pool_forward_naive: 2x2 windows, stride 2", "convolution", "max_pool",
-              {"x_shape": [2, 3, 4, 4], "pool": [2, 2], "stride": 2, "backward": False}, same("out")),
+              {"x_shape": [2, 3, 4, 4], "pool": [2, 2], "stride": 2, "backward": False}, same("out"),
+              own_check_of=("max_pool_forward_naive",)),
         Check("max_pool_forward_naive: 3x2 windows, stride 1 (overlapping)", "convolution", "max_pool",
-              {"x_shape": [2, 2, 5, 6], "pool": [3, 2], "stride": 1, "backward": False}, same("out")),
+              {"x_shape": [2, 2, 5, 6], "pool": [3, 2], "stride": 1, "backward": False}, same("out"),
+              own_check_of=("max_pool_forward_naive",)),
         Check("max_pool_backward_naive: 2x2 windows, stride 2", "convolution", "max_pool",
-              {"x_shape": [3, 2, 8, 8], "pool": [2, 2], "stride": 2, "backward": True}, same("dx"), points=2),
+              {"x_shape": [3, 2, 8, 8], "pool": [2, 2], "stride": 2, "backward": True}, same("dx"), points=2,
+              own_check_of=("max_pool_backward_naive",)),
         Check("max_pool_backward_naive: overlapping 3x3 windows, stride 1", "convolution", "max_pool",
-              {"x_shape": [2, 2, 6, 6], "pool": [3, 3], "stride": 1, "backward": True}, same("dx")),
+              {"x_shape": [2, 2, 6, 6], "pool": [3, 3], "stride": 1, "backward": True}, same("dx"),
+              own_check_of=("max_pool_backward_naive",)),
         Check("ThreeLayerConvNet.__init__: parameter names, shapes and scale", "convolution",
               "convnet_initialization",
               {"input_dim": [3, 16, 16], "num_filters": 8, "filter_size": 5, "hidden_dim": 20,
                "weight_scale": 1e-2}, same_parameters_initialized(1e-2)),
         Check("ThreeLayerConvNet.loss: test-time scores, fixed weights", "convolution", "convnet_loss",
               {"input_dim": [3, 8, 8], "num_filters": 4, "filter_size": 3, "hidden_dim": 7,
-               "reg": 0.0, "with_labels": False}, same("scores")),
+               "reg": 0.0, "with_labels": False}, same("scores"), runs=_SCORES),
         Check("ThreeLayerConvNet.loss: loss and gradients with reg = 0.5", "convolution",
               "convnet_loss",
               {"input_dim": [3, 8, 8], "num_filters": 4, "filter_size": 3, "hidden_dim": 7,
-               "reg": 0.5, "with_labels": True}, same(), points=2),
+               "reg": 0.5, "with_labels": True}, same(), points=2, runs=_LOSS),
     ]
     yield from [
         Check("PyTorch three_layer_convnet: scores on fixed weights", "PyTorch models",
@@ -381,3 +420,61 @@ def _shapes_then_scores(submitted, reference):
 
 
 CHECKS = tuple(_checks())
+
+
+# ----------------------------------------------------------------------------- causes
+
+# Each check's index in CHECKS by its part and name, as a report lists it.
+_INDEX = {(check.part, check.name): index for index, check in enumerate(CHECKS)}
+# What the own checks of each student function run: a failed function whose own checks
+# run another failed one is a consequence, not a cause.
+_RUNS_OF = {function: {ran for check in CHECKS if function in check.own_check_of for ran in check.runs}
+            for function in {name for check in CHECKS for name in check.own_check_of}}
+
+
+def _pointer(causes, failed_own):
+    """The pointer of a failed check to the failed own checks of ``causes``."""
+    groups = {}
+    for function in causes:
+        groups.setdefault(tuple(failed_own[function]), []).append(function)
+    clauses = []
+    for numbers, functions in groups.items():
+        whose = "its" if len(functions) == 1 else "their"
+        which = "check" if len(numbers) == 1 else "checks"
+        clauses.append(f"{' and '.join(f'`{name}`' for name in functions)} failed {whose} own "
+                       f"{which} {', '.join(numbers)}")
+    return f"({'; '.join(clauses)}; fix {'it' if len(causes) == 1 else 'them'} first)"
+
+
+def add_notes_and_pointers(parts, answers):
+    """Add to the messages of the judged checks in ``parts`` (a report's part entries, each
+    check in rubric order) what leads a student to the cause, changing no point.
+
+    A probe's note (probes.CACHE_NOTE: the backward pass was run on a cache in the
+    documented layout, not on its own forward's) goes on its check, passed or failed.
+    Every failed check that runs a primitive whose own check failed says so, as in
+    "(`affine_forward` failed its own check 1.1; fix it first)", naming only the root
+    causes. Checks are numbered "part.check" as the report lists them: parts in rubric
+    order from 1, checks from 1 within their part. ``answers`` holds the submission's
+    (values, error) by index in CHECKS.
+    """
+    judged = []
+    for part in parts:
+        for position, entry in enumerate(part["checks"], 1):
+            index = _INDEX[(part["name"], entry["name"])]
+            judged.append((index, entry, f"{PARTS.index(part['name']) + 1}.{position}"))
+    failed_own = {}
+    for index, entry, number in judged:
+        if not entry["passed"]:
+            for function in CHECKS[index].own_check_of:
+                failed_own.setdefault(function, []).append(number)
+    for index, entry, _ in judged:
+        values = answers.get(index, (None, None))[0]
+        note = values.get(CACHE_NOTE) if isinstance(values, dict) else None
+        if isinstance(note, str):
+            entry["message"] += f"; cache fallback: {note[:600]}"
+        failed = [function for function in CHECKS[index].runs if function in failed_own]
+        causes = [function for function in failed
+                  if not any(other in _RUNS_OF[function] for other in failed)]
+        if causes and not entry["passed"]:
+            entry["message"] += " " + _pointer(causes, failed_own)
