@@ -1,9 +1,6 @@
 #!/usr/bin/env bash
-# The test command: set up .venv as the main command does, then run the test suite.
-# Arguments go to pytest, e.g. tests/test_data_utils.py or -k downloader.
+# The test command: set up .venv if needed, then run pytest; see python -m tools.run_tests,
+# which does the work. Arguments go to pytest, e.g. tests/test_optim.py -x.
 set -euo pipefail
-bundle_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-venv="${CS231N_VENV:-$bundle_root/.venv}"
-bash "$bundle_root/tools/setup_env.sh"
-cd "$bundle_root"
-exec "$venv/bin/python" -m pytest "$@"
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+exec "${PYTHON:-python3}" -m tools.run_tests "$@"
