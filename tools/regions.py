@@ -234,7 +234,8 @@ def _tasks(template, path):
     tasks = {}
     for function in functions:
         if function.name in counts:
-            own = {lines[index].strip() for index in range(function.first - 1, function.last)
+            # From the body on: a docstring may quote a line of an answer.
+            own = {lines[index].strip() for index in range(function.body - 1, function.last)
                    if index not in inside}
             tasks[function.name] = (counts[function.name], own - {""})
     return tasks, {function.name for function in functions}
@@ -263,6 +264,25 @@ def _why_not_exact(lines, expected):
     return None
 
 
+def _runs_of_own_code(lines, function, own):
+    """(first, last) line numbers of each run of the function's body lines that are not
+    the assignment's own lines (nor marker or banner lines): the student's code, one
+    part per stretch between the assignment's lines, as the marked regions would be."""
+    runs, start, last_code = [], None, None
+    for number in range(function.body, function.last + 1):
+        line = lines[number - 1]
+        if line.strip() in own or _MARKER_WORDS.search(line):
+            if start is not None:
+                runs.append((start, last_code))
+            start = None
+        elif line.strip():
+            start = number if start is None else start
+            last_code = number
+    if start is not None:
+        runs.append((start, last_code))
+    return runs
+
+
 def submitted_regions(text, path, template=None):
     """(regions, notes) of a student file as handed in: its text and its path in the
     bundle (``cs231n/layers.py``). ``template`` is the assignment's own copy of the
@@ -271,7 +291,7 @@ def submitted_regions(text, path, template=None):
 
     Each task function gives its marked regions when its marker lines are exact;
     otherwise (see the module's description) its body less the assignment's own lines,
-    as one region labelled by the function alone. Functions the student added are one
+    one part per stretch of the student's lines between the assignment's. Functions the student added are one
     region, ADDED_FUNCTIONS. Every departure from the exact layout is one note per kind,
     naming the functions; nothing is left out silently.
     """
@@ -293,9 +313,8 @@ def submitted_regions(text, path, template=None):
             pieces += [(name, (start + 2, end), "\n".join(lines[start + 1 : end])) for start, end in spans]
             continue
         departures.setdefault(reason, []).append(name)
-        kept = [line for line in lines[function.body - 1 : function.last]
-                if line.strip() not in own and not _MARKER_WORDS.search(line)]
-        pieces.append((name, (function.body, function.last), "\n".join(kept)))
+        pieces += [(name, run, "\n".join(lines[run[0] - 1 : run[1]]))
+                   for run in _runs_of_own_code(lines, function, own)]
     regions = _numbered(path, pieces)
 
     tasks_and_parents = set(tasks)
