@@ -12,14 +12,18 @@ SUBMISSIONS is one of
   one folder per submission; the metadata (read with ``yaml.safe_load`` when PyYAML is
   installed) only adds the students' names and emails to the report.
 
-Only the students' own code is compared: the code between the START/END markers of
-every student file (tools/bundle.py, STUDENT_FILES) and of every notebook code cell,
-region by region, each labelled by file and function (``cs231n/layers.py:
-affine_forward``) or by notebook and nearest heading (``PyTorch.ipynb: Part II.
-Barebones PyTorch``). Regions are compared with the region of the same label in the
-other submission. The starter release's code (the ``--release`` folder, or a release
-built from this repository into a temporary folder) is boilerplate: its fingerprints
-never count as a match.
+Only the students' own code is compared, read as students hand it in (tools/regions.py,
+submitted_regions): in each student file (tools/bundle.py, STUDENT_FILES), the code
+between the START/END markers where they are exact; where they were deleted or edited,
+or sit among the original assignment's comment banners (past public solutions keep
+those), the body of each task function less the release's own lines, with a note. In
+notebooks, the marked code of each code cell. A region is one function
+(``cs231n/layers.py, affine_forward``, its parts together) or one notebook section and
+function (``PyTorch.ipynb, section "Part II. Barebones PyTorch"``), compared with the
+region of the same label in the other submission; the functions a student added
+(helpers) are one more region per file. The starter release's code (the ``--release``
+folder, or a release built from this repository into a temporary folder) is
+boilerplate: its fingerprints never count as a match.
 
 Matching works on tokens (pygments): comments, docstrings and whitespace are dropped,
 string literals become one placeholder, and every name except attributes (``x.shape``),
@@ -31,17 +35,23 @@ The similarity of A to B is the share of A's fingerprinted tokens (boilerplate e
 that are matched in B's regions of the same labels; both directions are reported. A pair
 is listed when either direction reaches ``--threshold`` and at least one matching region
 (one whose similarity reaches the threshold) has ``--min-tokens`` tokens or more on both
-sides: a one-line answer every correct student writes counts in the scores but never
-flags a pair alone. ``--reference PAST ...`` (earlier terms' submission folders, or
-single bundles or zips of known public solutions) are compared with every submission,
-never among themselves.
+sides, or when one region was copied whole (``--min-tokens`` tokens matched on both
+sides, and COPIED_SHARE of one side's code): a single copied function lists its pair
+whatever the rest, and is named first. A one-line answer every correct student writes
+counts in the scores but never flags a pair alone. ``--reference PAST ...`` (earlier
+terms' submission folders, or single past solutions: a zip, a bundle folder, or one
+nested one folder down) are compared with every submission, never among themselves, and
+their matches are labelled as reference matches.
 
 Writes into DIR: ``pairs.csv`` (the listed pairs, ranked), ``report.html`` (one
-self-contained page: the histogram of all pairwise scores, the ranked pairs and, for the
-top ``--detail-pairs`` of them, the matching regions side by side with the matched tokens
-highlighted) and ``skipped.csv`` (unreadable submissions and why; also one line each on
-stderr). Everything that comes from a submission is data: HTML-escaped in the report,
-formula-neutralised in the CSVs, never imported or executed, and never used as a path.
+self-contained page: the counts of submissions compared in full, with notes and
+skipped; the histogram of all pairwise scores; the ranked pairs and, for the top
+``--detail-pairs`` of them, the matching regions side by side with the matched tokens
+highlighted; the notes) and ``submission_notes.csv`` (one row per skipped submission
+and why, also one line each on stderr, and one per note on a submission compared, such
+as a file read by function body). Everything that comes from a submission is data:
+HTML-escaped in the report, formula-neutralised in the CSVs, never imported or
+executed, and never used as a path.
 
 Exit status: 0 when the report was written, 1 when the input is unusable (the message
 says why).
