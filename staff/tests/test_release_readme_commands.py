@@ -10,13 +10,16 @@ They run in the README's order, in the release folder, in a shell like a student
 * a completed bundle: the release with the solution's student files and the solution's
   notebook code and answers put back, as a student who did every task has it.
 
-Setting up the release's own environment (``tools/setup_env.sh``) would download
+The README's Windows PowerShell commands run in their POSIX form (``.venv/bin/python``
+for ``.venv\\Scripts\\python``). Setting up the release's own environment
+(``tools/setup_env.sh``) would download
 PyTorch and the rest. Instead, its base interpreter (PYTHON) is a stand-in
 (base_python_stand_in.py) that makes the new ``.venv`` see the test environment's
 packages, so that pip finds requirements.txt satisfied and installs only the release's
 cs231n (compiling its extension), with PIP_NO_INDEX set so that nothing is downloaded.
 The test environment itself must come out unchanged; the tests check that it does.
 """
+import functools
 import hashlib
 import importlib.util
 import os
@@ -53,14 +56,24 @@ COMMAND_WORDS = {"bash", "sh", "source", ".", "python", "python3", "pip", "pip3"
 
 # ---------------------------------------------------------------------------- the README's commands
 
+def posix_form(command):
+    """A Windows PowerShell command of the README as it runs here: the environment's
+    interpreter where venv puts it on Linux, and the Python launcher ``py`` as python3."""
+    command = command.replace("\\", "/").replace(".venv/Scripts/python", ".venv/bin/python")
+    return re.sub(r"^py ", "python3 ", command)
+
+
 def readme_commands(text):
     """The shell commands ``text`` names, in order, each once: every line of its code
-    blocks (comments dropped), and every inline code span that starts with a command word,
-    with a program on PATH, or with ``!`` or ``%`` (a line for a notebook cell)."""
+    blocks (comments dropped; a PowerShell block's in their POSIX form), and every inline
+    code span that starts with a command word, with a program on PATH, or with ``!`` or
+    ``%`` (a line for a notebook cell)."""
     commands = []
-    for match in re.finditer(r"^```[\w-]*\n(?P<block>.*?)^```|`(?P<span>[^`\n]+)`", text, re.MULTILINE | re.DOTALL):
+    for match in re.finditer(r"^```(?P<language>[\w-]*)\n(?P<block>.*?)^```|`(?P<span>[^`\n]+)`", text,
+                             re.MULTILINE | re.DOTALL):
         if match["block"] is not None:
-            commands += [re.sub(r"(^|\s+)#.*$", "", line).strip() for line in match["block"].splitlines()]
+            lines = [re.sub(r"(^|\s+)#.*$", "", line).strip() for line in match["block"].splitlines()]
+            commands += [posix_form(line) if match["language"] == "powershell" else line for line in lines]
             continue
         span = match["span"].strip()
         words = [word for word in span.split() if not re.fullmatch(r"\w+=\S*", word)]  # VAR=value first
@@ -187,15 +200,15 @@ def explain(result):
 
 # ---------------------------------------------------------------------------- one check per command
 
-def check_setup_env(shell):
+def check_setup_env(shell, command="bash tools/setup_env.sh"):
     fresh = not shell.venv.exists()
-    first = shell.run("bash tools/setup_env.sh")
+    first = shell.run(command)
     assert first.returncode == 0, explain(first)
     if fresh:
         assert f"Creating the virtual environment in {shell.venv}" in first.stdout, explain(first)
         assert f"Environment {shell.venv} is ready." in first.stdout, explain(first)
     # "does nothing more when run again"
-    again = shell.run("bash tools/setup_env.sh")
+    again = shell.run(command)
     assert again.returncode == 0 and f"Environment {shell.venv} is up to date." in again.stdout, explain(again)
     assert "Installing" not in again.stdout, explain(again)
     # The environment's cs231n is the release's, with its compiled fast layers.
@@ -242,8 +255,8 @@ def expect_tests_to_pass(result):
     assert re.search(r"^=+ \d+ passed", result.stdout, re.MULTILINE) and failed_lines(result) == [], explain(result)
 
 
-def check_run_tests(shell):
-    result = shell.run("bash tools/run_tests.sh")
+def check_run_tests(shell, command="bash tools/run_tests.sh"):
+    result = shell.run(command)
     assert "is up to date." in result.stdout, explain(result)  # "set up if needed"
     if shell.completed:
         expect_tests_to_pass(result)
@@ -271,9 +284,9 @@ def check_get_datasets(shell):
     assert sorted(path.name for path in datasets.iterdir()) == before  # nothing downloaded or unpacked
 
 
-def check_run_all(shell):
+def check_run_all(shell, command="bash tools/run_all.sh"):
     notebooks = list(COMPLETED_SMOKE_NOTEBOOKS) if shell.completed else []
-    result = shell.run(" ".join(["bash tools/run_all.sh --smoke", *notebooks]))
+    result = shell.run(" ".join([command, "--smoke", *notebooks]))
     assert "is up to date." in result.stdout and "CIFAR-10 is already in" in result.stdout, explain(result)
     ran = notebooks or [name for name in bundle.NOTEBOOKS if HAVE_TENSORFLOW or name != "TensorFlow.ipynb"]
     if shell.completed:
@@ -323,13 +336,13 @@ def expect_refusal(shell, command, **variables):
     return result
 
 
-def check_collect_submission(shell):
-    expect_refusal(shell, "bash collectSubmission.sh")
+def check_collect_submission(shell, command="bash collectSubmission.sh"):
+    expect_refusal(shell, command)
     if not shell.completed:
         return
     # After a smoke run the notebooks are not ready by design ("run it again in full");
     # --force, which the refusal offers, shows that the completed bundle packs.
-    result = shell.run("bash collectSubmission.sh --force")
+    result = shell.run(f"{command} --force")
     assert result.returncode == 0 and "WARNING: collecting anyway (--force)" in result.stdout, explain(result)
     with zipfile.ZipFile(shell.root / ZIP_NAME) as archive:
         members = set(archive.namelist())
@@ -338,6 +351,23 @@ def check_collect_submission(shell):
 
     assert len(PdfReader(shell.root / PDF_NAME).pages) >= len(bundle.NOTEBOOKS)
     assert f"Wrote {PDF_NAME} (" in result.stdout, explain(result)
+
+
+def check_use_system_torch(shell):
+    # PYTHON (the stand-in) has PyTorch: a new environment made to see its packages uses
+    # that PyTorch, installs the rest, and remembers the choice (a second run is up to date).
+    venv = shell.root / "venv-with-system-torch"
+    try:
+        for run in ("first", "second"):
+            result = shell.run("python -m tools.setup_env --use-system-torch", CS231N_VENV=str(venv))
+            assert result.returncode == 0, explain(result)
+            done = f"Environment {venv} is ready." if run == "first" else f"Environment {venv} is up to date."
+            assert done in result.stdout and "PyTorch is large" not in result.stdout, explain(result)
+        assert re.search(r"^include-system-site-packages = true$", (venv / "pyvenv.cfg").read_text(), re.MULTILINE)
+        torch_file = shell.run(f"{venv / 'bin' / 'python'} -c 'import torch; print(torch.__file__)'")
+        assert torch_file.returncode == 0 and venv not in Path(torch_file.stdout.strip()).parents, explain(torch_file)
+    finally:
+        shutil.rmtree(venv, ignore_errors=True)
 
 
 def check_colab_collect_submission(shell):
@@ -378,6 +408,14 @@ def check_jupyter_lab(shell):
 CHECKS = {
     "bash tools/setup_env.sh": check_setup_env,
     "bash tools/run_tests.sh": check_run_tests,
+    # The PowerShell block's commands, in their POSIX form (posix_form).
+    "python3 -m tools.setup_env": functools.partial(check_setup_env, command="python3 -m tools.setup_env"),
+    ".venv/bin/python -m tools.run_tests": functools.partial(check_run_tests,
+                                                            command=".venv/bin/python -m tools.run_tests"),
+    ".venv/bin/python -m tools.run_all": functools.partial(check_run_all, command=".venv/bin/python -m tools.run_all"),
+    ".venv/bin/python -m tools.collect": functools.partial(check_collect_submission,
+                                                          command=".venv/bin/python -m tools.collect"),
+    "python -m tools.setup_env --use-system-torch": check_use_system_torch,
     "bash cs231n/datasets/get_datasets.sh": check_get_datasets,
     "bash tools/run_all.sh": check_run_all,
     "source .venv/bin/activate": check_activate,
