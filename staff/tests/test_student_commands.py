@@ -170,3 +170,10 @@ def test_the_test_command_adds_the_other_test_folders_only_when_no_path_is_named
     assert pytest_arguments(["tests/test_optim.py::test_sgd_momentum", "-x"]) == \
         ["tests/test_optim.py::test_sgd_momentum", "-x"]
     assert pytest_arguments(["-k", "downloader"]) == ["-k", "downloader", "tests", "staff/tests"]
+
+
+def test_use_system_torch_installs_every_requirement_but_pytorch_and_torchvision(tmp_path):
+    kept = setup_env.requirements_without_torch(tmp_path).read_text().splitlines()
+    every = (REPO_ROOT / setup_env.REQUIREMENTS).read_text().splitlines()
+    removed = [line for line in every if line not in kept]
+    assert [line.split("==")[0] for line in removed] == ["torch", "torchvision"]
