@@ -9,7 +9,8 @@ and at least one of the framework notebooks, PyTorch or TensorFlow), that every
 notebook was run top to bottom without an error, for real rather than in the runner's
 smoke mode, and that every inline question has an answer. A framework notebook that is
 untouched while the other one is chosen (tools/bundle.py, framework_chosen) is left out,
-with one line saying so. Then it writes
+with one line saying so. A check that printed FAILED (its error over its bound) is listed
+as a warning, by notebook and section: partial work may be submitted. Then it writes
 
 * ``a2_code_submission.zip``: the notebooks and the package's ``.py``/``.pyx`` files;
 * ``a2_inline_submission.pdf``: the notebooks in order, with plots, and math rendered
@@ -38,6 +39,7 @@ from .bundle import (
     is_excluded, question_of,
 )
 from .submission_pdf import PDF_MODULES, render_markdown_math, write_pdf  # noqa: F401 (re-exported for tests)
+from .tasks import failed_check_lines
 
 ZIP_NAME = "a2_code_submission.zip"
 PDF_NAME = "a2_inline_submission.pdf"
@@ -321,6 +323,10 @@ def collect(root=".", force=False, report=print):
         report(f"Leaving out {name}: it is untouched (no code cell has run, no answer is written), "
                f"so your framework part is {chosen}.")
     notebooks = [name for name in notebooks if name not in left_out]
+    failed = [line for name in notebooks for line in failed_check_lines(name, read[name].cells)]
+    if failed:
+        report("WARNING: these checks failed (you may still submit: partial work counts, but "
+               "check that you meant to):\n" + "\n".join(f"  {line}" for line in failed))
     problems = [problem for name in notebooks for problem in notebook_problems(root / name, read[name])]
     if not any(name in notebooks and framework_chosen(read[name]) for name in FRAMEWORK_NOTEBOOKS):
         problems.insert(0, f"no framework notebook is started: do the framework part in "

@@ -7,7 +7,9 @@ sets ``SMOKE = True`` through each notebook's cell tagged ``parameters`` (paperm
 convention): every cell still runs, on a fraction of the work. A notebook that needs an
 optional package which is not installed (TensorFlow.ipynb without TensorFlow) is skipped
 with a line saying so and how to install it. A failing notebook is reported with its
-failing cell, the others still run, and the exit status is non-zero.
+failing cell, the others still run, and the exit status is non-zero. So is a check that
+printed FAILED (its error over its bound): the notebook goes on, and the summary lists
+every failed check by notebook and section.
 """
 import argparse
 import importlib.util
@@ -21,6 +23,7 @@ import papermill
 from papermill.exceptions import PapermillExecutionError
 
 from .bundle import INJECTED_PARAMETERS_TAG, NOTEBOOKS, smoke_parameters
+from .tasks import failed_check_lines
 
 BUNDLE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,6 +75,13 @@ def missing_requirement(path):
     return f"needs {module}, which is not installed (install it with: {install})"
 
 
+def saved_failed_checks(name, output):
+    """The failed checks of an executed notebook, one line each; none when it was not written."""
+    if not Path(output).is_file():
+        return []
+    return failed_check_lines(name, nbformat.read(output, as_version=4).cells)
+
+
 def run_notebook(path, output, smoke, cell_timeout):
     """Execute one notebook; returns None on success or a description of the failure."""
     parameters = smoke_parameters(smoke)
@@ -107,7 +117,7 @@ def main(argv=None):
         args.output_dir.mkdir(parents=True, exist_ok=True)
 
     mode = "smoke" if args.smoke else "full"
-    results, skipped = [], []
+    results, skipped, checks = [], [], []
     for index, path in enumerate(notebooks, start=1):
         path = Path(path).resolve()
         output = (args.output_dir.resolve() / path.name) if args.output_dir else path
@@ -125,6 +135,7 @@ def main(argv=None):
         if failure:
             print(f"    {path.name}: {failure}", file=sys.stderr, flush=True)
         results.append((path.name, output, elapsed, failure))
+        checks += saved_failed_checks(path.name, output)
 
     print("\nSummary")
     for name, output, elapsed, failure in results:
@@ -136,10 +147,13 @@ def main(argv=None):
     if results:
         location = os.path.commonpath([str(output.parent) for _, output, _, _ in results])
         print(f"  total {format_duration(total)}; the executed notebooks are in {location}")
+    if checks:
+        print(f"\n{len(checks)} failed check(s); the notebooks went on past them:")
+        for line in checks:
+            print(f"  {line}")
     if failed:
         print(f"{len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
-        return 1
-    return 0
+    return 1 if failed or checks else 0
 
 
 if __name__ == "__main__":

@@ -210,6 +210,11 @@ def failed_checks(cells):
     return found
 
 
+def failed_check_lines(name, cells):
+    """One line per failed check of the saved notebook ``name``: 'NAME, section "S": FAILED: ...'."""
+    return [f'{name}, section "{section}": {line}' for section, line in failed_checks(cells)]
+
+
 def notebook_outcome(cells, section):
     """What a saved notebook says of the code cells with marker lines under ``section``:
     "not run", "error: <ename: evalue>", "failed check: <line>", or "ran"."""
