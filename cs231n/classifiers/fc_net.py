@@ -124,8 +124,11 @@ class FullyConnectedNet:
         # is affine, then batch/layer normalization when self.normalization says so
         # (with self.bn_params[i] as its parameter dict), then ReLU, then dropout when
         # self.use_dropout (with self.dropout_param); the last layer is affine only.
-        # Keep every layer's cache for the backward pass. The sandwich layers of
-        # cs231n/layer_utils.py save much of the bookkeeping.
+        # Keep every layer's cache for the backward pass. You might find it useful to
+        # write one more helper layer like the sandwiches of cs231n/layer_utils.py (an
+        # affine-[norm]-ReLU-[dropout] pair of forward and backward functions); define
+        # it here, inside this region (and its backward inside the backward pass's
+        # region): fc_net.py is the file you submit.
         # Checked in FullyConnectedNets.ipynb under the heading: 1.1 Initial loss and gradient check
         # -----------------------------------------------------------------------------
         # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
