@@ -273,6 +273,15 @@ def check_run_tests_of_optim(shell):
         assert len(failed_lines(result)) == 1, explain(result)  # -x: the first failure ends the run
 
 
+def check_progress(shell):
+    result = shell.run(".venv/bin/python -m tools.progress")
+    if shell.completed:
+        assert result.returncode == 0 and re.search(r"required tasks: \d+ done, 0 failing", result.stdout), \
+            explain(result)
+    else:
+        assert "next: affine forward in cs231n/layers.py (affine_forward)" in result.stdout, explain(result)
+
+
 def check_get_datasets(shell):
     datasets = shell.root / "cs231n" / "datasets"
     before = sorted(path.name for path in datasets.iterdir())
@@ -416,6 +425,7 @@ CHECKS = {
     ".venv/bin/python -m tools.collect": functools.partial(check_collect_submission,
                                                           command=".venv/bin/python -m tools.collect"),
     "python -m tools.setup_env --use-system-torch": check_use_system_torch,
+    ".venv/bin/python -m tools.progress": check_progress,
     "bash cs231n/datasets/get_datasets.sh": check_get_datasets,
     "bash tools/run_all.sh": check_run_all,
     "source .venv/bin/activate": check_activate,
