@@ -1,6 +1,8 @@
-"""Conventions of the bundle that several tools share: the release generator, the
-submission collector, the notebook runner, the notebook loader of the tests and the
-autograder all import them from here, and nothing else defines them.
+"""Conventions of the assignment folder that several tools share: the notebook runner,
+the submission collector, the progress view, the tests and the notebook loader import
+them from here, and nothing else defines them. (The course's own copy of this folder
+holds a worked solution; the tools that make your copy from it and grade your
+submission read the same conventions.)
 """
 import fnmatch
 import re
@@ -53,8 +55,7 @@ def blank_magics(source):
 
 # ---------------------------------------------------------------------------- student files
 
-# The files a student edits and submits. The autograder takes exactly these from a
-# submission and lays them over its own copy of the rest of the package.
+# The files you edit and submit: grading takes your code from these.
 STUDENT_FILES = (
     "cs231n/layers.py",
     "cs231n/classifiers/fc_net.py",
@@ -68,13 +69,12 @@ CODE_ZIP_NAME = "a2_code_submission.zip"
 
 # ---------------------------------------------------------------------------- the release
 
-# What a starter release leaves out, relative to the bundle root: the staff folder (the
-# release generator, the autograder and every tool and test of the staff), CI and the
-# benchmarks. Everything else ships, with its solution-only material removed.
+# What the course's copy holds that yours does not, relative to the folder's root: the
+# course's own tools and tests, its CI and benchmarks, and two older entry points of
+# those tools. Everything else is in your copy, with the solution's code left out.
 STAFF_FOLDER = "staff"
 NOT_RELEASED = (
     STAFF_FOLDER, ".ci", "benchmarks",
-    # Aliases of the staff commands that lived in tools/ until 2026.1; removed next cycle.
     "tools/make_release.py", "tools/autograde.py",
 )
 
@@ -90,15 +90,14 @@ def is_released(relative_path):
 # Student code sits between these two lines, in .py files and notebook code cells alike.
 START_MARKER = "# *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****"
 END_MARKER = "# *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****"
-# Code between these two lines exists only in the solution: the release drops the lines
-# and everything between them, as if the code had never been there.
+# Code between these two lines exists only in the course's worked solution; your copy was
+# made without the lines and everything between them.
 SOLUTION_ONLY_START = "# *****SOLUTION ONLY: START (the starter release drops this block)*****"
 SOLUTION_ONLY_END = "# *****SOLUTION ONLY: END*****"
 MARKER_LINES = (START_MARKER, END_MARKER, SOLUTION_ONLY_START, SOLUTION_ONLY_END)
-# The same for whole notebook cells: a cell tagged SOLUTION_ONLY_TAG (prose about the
-# solution's own run, the numbers it printed, the recipe it chose) exists only in the
-# solution; the release drops it. Answers to inline questions need no tag: the release
-# always blanks them.
+# The same for whole notebook cells: a cell tagged SOLUTION_ONLY_TAG (about the
+# solution's own run) exists only in the worked solution. The answers to inline
+# questions come blank in your copy.
 SOLUTION_ONLY_TAG = "solution-only"
 
 
@@ -200,7 +199,7 @@ def framework_chosen(notebook):
 
 # Names (of files or folders, at any depth) that are never part of a bundle: environments,
 # build products, caches, version control, datasets and downloads, submission products.
-# .gitignore mirrors this list; staff/tests/test_release.py checks that it does.
+# .gitignore mirrors this list.
 EXCLUDED_NAMES = (
     ".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
     ".ipynb_checkpoints", "*.so", "*.pyd", "*.py[cod]",
