@@ -126,9 +126,9 @@ class FullyConnectedNet:
         # self.use_dropout (with self.dropout_param); the last layer is affine only.
         # Keep every layer's cache for the backward pass. You might find it useful to
         # write one more helper layer like the sandwiches of cs231n/layer_utils.py (an
-        # affine-[norm]-ReLU-[dropout] pair of forward and backward functions); define
-        # it here, inside this region (and its backward inside the backward pass's
-        # region): fc_net.py is the file you submit.
+        # affine-[norm]-ReLU-[dropout] pair of forward and backward functions), beside
+        # them in that file or here, inside this region (its backward then inside the
+        # backward pass's region).
         # Checked in FullyConnectedNets.ipynb under the heading: 1.1 Initial loss and gradient check
         # -----------------------------------------------------------------------------
         # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
