@@ -32,13 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from staff import grade_all
 from staff.release import make_release
-from tools.bundle import FRAMEWORK_NOTEBOOKS, STUDENT_FILES
+from tools.bundle import EXTENDABLE_FILES, FRAMEWORK_NOTEBOOKS, STUDENT_FILES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def bundle_copy(source, notebooks_from, root):
-    for name in STUDENT_FILES:
+    for name in STUDENT_FILES + EXTENDABLE_FILES:
         target = root / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes((source / name).read_bytes())

@@ -24,14 +24,22 @@ credit, outside the required total. A part that cannot be graded on this grader 
 framework not installed, the reference solution failing here) is reported as not
 gradable here, a staff problem, and the report's status is ``incomplete``.
 
-The exit status is 0 whenever grading ran, whatever the score, and 2 when it could not
-(unreadable or hostile submission, unknown part); the result is written either way, with
-status ``ungradable`` and the reason in the second case.
+Students read the report's checks, messages and totals (``format_report``, Gradescope's
+outputs); the confinement obtained, the random seed and how to replay the run are staff
+fields (the JSON's ``staff``, ``format_staff_report``, which this command prints).
+
+The exit status is 0 whenever grading ran, whatever the score; 2 when the submission
+could not be graded (unreadable or hostile submission, unknown part), with status
+``ungradable`` and the reason; 3 when this grader could not grade at all (its sandbox
+cannot be made safe here, or cannot start), with status ``incomplete``, a student-facing
+reason saying it is the staff's problem, and the details for staff. A result is written
+in every case.
 """
 import argparse
 import hashlib
 import importlib.util
 import json
+import os
 import secrets
 import shutil
 import subprocess
@@ -39,13 +47,15 @@ import sys
 import time
 from pathlib import Path
 
-from tools.bundle import NOTEBOOKS, STUDENT_FILES, framework_chosen
+from tools.bundle import EXTENDABLE_FILES, NOTEBOOKS, STUDENT_FILES, framework_chosen
 from .grading.intake import (DEFAULT_MAX_MEMBER_MIB, DEFAULT_MAX_MEMBERS, DEFAULT_MAX_TOTAL_MIB,
                              IntakeError, IntakeLimits, read_submission)
-from .grading.rubric import CHECKS, CORE_PARTS, FRAMEWORK_MODULES, FRAMEWORK_PARTS, FRAMEWORK_POINTS, PARTS
-from .grading.sandbox import (GRADER_ROOT, Limits, SandboxRun, SandboxUnavailable, become_subreaper,
-                              build_sandbox, children, kill_leftovers, reserve_sandbox_user, run_trusted,
-                              temporary_folder)
+from .grading.rubric import (CHECKS, CORE_PARTS, FRAMEWORK_MODULES, FRAMEWORK_PARTS, FRAMEWORK_POINTS, PARTS,
+                             add_notes_and_pointers)
+from .grading import confinement
+from .grading.sandbox import (GRADER_ROOT, NOT_RUN, SANDBOX_UIDS, Limits, SandboxRun, SandboxUnavailable, become_subreaper,
+                              build_sandbox, children, kill_leftovers, open_to_the_sandbox, remove_files_of,
+                              reserve_sandbox_user, run_trusted, temporary_folder)
 
 DEFAULT_TOTAL_TIMEOUT = 20 * 60
 # The solution's own run of one part; far above what it needs (seconds), and separate from
@@ -70,10 +80,10 @@ _RUBRIC_VERSION = []
 
 def rubric_version():
     """A short hash of what decides a grade besides the submission (RUBRIC_SOURCES and the
-    grader's own student files), computed once per process."""
+    grader's own student and extendable files), computed once per process."""
     if not _RUBRIC_VERSION:
         digest = hashlib.sha256()
-        for path in RUBRIC_SOURCES + tuple(GRADER_ROOT / name for name in STUDENT_FILES):
+        for path in RUBRIC_SOURCES + tuple(GRADER_ROOT / name for name in STUDENT_FILES + EXTENDABLE_FILES):
             digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
         _RUBRIC_VERSION.append(digest.hexdigest()[:16])
     return _RUBRIC_VERSION[0]
@@ -91,7 +101,7 @@ def _part_checks(part):
 def _build_reference_sandbox(folder):
     """The grader's own solution laid out as a sandbox package under ``folder``/reference,
     which the sandbox user may not enter."""
-    solution = build_sandbox(folder / "reference", *_grader_files())
+    solution = build_sandbox(folder / "reference", *_grader_files(), as_released=False)
     (folder / "reference").chmod(0o700)
     return solution
 
@@ -194,7 +204,7 @@ def extra_points(part):
 
 def grade(bundle, parts=None, limits=None, intake_limits=None, seed=None,
           reference_timeout=DEFAULT_REFERENCE_TIMEOUT, total_timeout=DEFAULT_TOTAL_TIMEOUT,
-          reference_cache=None):
+          reference_cache=None, unconfined=False):
     """Grade ``bundle`` (folder or zip) and return the report as a dictionary.
 
     Without ``parts``, every core part and each framework part the student chose are
@@ -205,6 +215,9 @@ def grade(bundle, parts=None, limits=None, intake_limits=None, seed=None,
     reference_key(seed, part): a part found there is not run on the solution again, and
     a part run here is added to it, so that gradings with the same seed share one
     reference run (compute_references fills one ahead).
+
+    Raises SandboxUnavailable when the submission cannot be confined here (``unconfined``
+    accepts that, for a grader without root).
     """
     started = time.monotonic()
     deadline = started + total_timeout
@@ -243,15 +256,16 @@ def grade(bundle, parts=None, limits=None, intake_limits=None, seed=None,
                     reference_key(seed, part) not in cache for part in listed if status[part] == "graded")
                     else None)
                 package = build_sandbox(folder / "submission", sources, notebooks)
-                folder.chmod(0o755)
-                runner = SandboxRun(folder / "submission", package, uid, limits, spare=own_children)
+                open_to_the_sandbox(folder, uid)
+                interpreter = confinement.plan(uid, GRADER_ROOT, unconfined)
+                runner = SandboxRun(folder / "submission", package, uid, limits, interpreter, spare=own_children)
                 for number, part in enumerate(listed):
                     if status[part] != "graded":
                         continue
                     checks = [(index, check.probe, check.params) for index, check in selected
                               if check.part == part]
                     if time.monotonic() >= deadline:
-                        answers.update((index, (None, f"not run: {total_reason}")) for index, _, _ in checks)
+                        answers.update((index, (None, f"{NOT_RUN}{total_reason}")) for index, _, _ in checks)
                         continue
                     key = reference_key(seed, part)
                     if key not in cache:
@@ -271,11 +285,13 @@ def grade(bundle, parts=None, limits=None, intake_limits=None, seed=None,
                 isolation = dict(runner.isolation)
             finally:
                 kill_leftovers(uid, own_children)
+                if uid is not None:
+                    remove_files_of(uid)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
-    report = {"bundle": str(Path(bundle).resolve()), "seed": seed, "notes": notes,
-              "isolation": isolation, "frameworks_chosen": chosen, "parts": []}
+    report = {"status": None, "notes": notes, "frameworks_chosen": chosen, "parts": [],
+              "staff": staff_fields(bundle, seed, isolation)}
     for part in listed:
         entry = {"name": part, "framework": part in FRAMEWORK_PARTS, "status": status[part],
                  "reason": reasons.get(part), "counted": part not in FRAMEWORK_PARTS,
@@ -294,6 +310,7 @@ def grade(bundle, parts=None, limits=None, intake_limits=None, seed=None,
                                     "max_points": check.points, "message": message})
         entry["score"] = entry["points"] / entry["max_points"] if entry["max_points"] else 0.0
         report["parts"].append(entry)
+    add_notes_and_pointers(report["parts"], answers)
     _count_the_better_framework(report["parts"])
     report["status"] = "incomplete" if NOT_GRADABLE in status.values() else "graded"
     report["total"] = _totals(report["parts"])
@@ -324,19 +341,58 @@ def _totals(entries):
     return totals
 
 
+def staff_fields(bundle, seed, isolation=None, error=None):
+    """What only staff see of a grading run: the submission's path, the random seed and how
+    to replay it, the confinement the sandbox obtained, and a staff-side error."""
+    fields = {"bundle": str(Path(bundle).resolve()), "seed": seed,
+              "replay": None if seed is None else f"python -m staff.autograde SUBMISSION --seed {seed}",
+              "isolation": dict(isolation or {})}
+    if error:
+        fields["error"] = error
+    return fields
+
+
+def _empty_total():
+    required = sum(required_points(part) for part in CORE_PARTS) + FRAMEWORK_POINTS
+    return {"passed": 0, "total": 0, "points": 0, "max_points": required, "extra_points": 0,
+            "extra_max_points": sum(extra_points(part) for part in CORE_PARTS), "score": 0.0}
+
+
 def ungradable_report(bundle, reason, seed=None):
     """The result of a submission that could not be graded: score 0, and why."""
-    required = sum(required_points(part) for part in CORE_PARTS) + FRAMEWORK_POINTS
-    return {"bundle": str(Path(bundle).resolve()), "status": "ungradable", "reason": reason,
-            "seed": seed, "notes": [], "isolation": {}, "frameworks_chosen": [], "parts": [],
-            "total": {"passed": 0, "total": 0, "points": 0, "max_points": required, "extra_points": 0,
-                      "extra_max_points": sum(extra_points(part) for part in CORE_PARTS),
-                      "score": 0.0},
-            "elapsed_seconds": 0.0}
+    return {"status": "ungradable", "reason": reason, "notes": [], "frameworks_chosen": [], "parts": [],
+            "total": _empty_total(), "elapsed_seconds": 0.0, "staff": staff_fields(bundle, seed)}
+
+
+STAFF_FAILURE = ("grading failed on the staff side; this is not a problem with your submission, and the "
+                 "course staff will grade it again")
+
+
+def staff_failure_report(bundle, error, seed=None):
+    """The result when the grader itself could not grade (its sandbox could not be made
+    safe or could not start): score 0 for now, status ``incomplete``; the student reads
+    only that it is the staff's problem, staff read ``error``."""
+    return {"status": "incomplete", "reason": STAFF_FAILURE, "notes": [], "frameworks_chosen": [],
+            "parts": [], "total": _empty_total(), "elapsed_seconds": 0.0,
+            "staff": staff_fields(bundle, seed, error=str(error))}
+
+
+def sandbox_user_for_checks():
+    """A sandbox user id for checking what such a user can reach (None when not root)."""
+    return SANDBOX_UIDS.start if os.geteuid() == 0 else None
+
+
+def preflight(unconfined=False):
+    """Raise SandboxUnavailable, before any submission is graded, when this grader cannot
+    confine submissions here (staff/grading/confinement.py says what to change; without
+    root, ``unconfined`` accepts running them unconfined); build what the sandbox needs
+    once (the interpreter mirror) otherwise."""
+    confinement.plan(sandbox_user_for_checks(), GRADER_ROOT, unconfined)
 
 
 def isolation_summary(report):
-    isolation = report["isolation"]
+    """The confinement the sandbox obtained, for staff."""
+    isolation = report["staff"]["isolation"]
     if not isolation:
         return "isolation: unknown (no part ran)"
     return "; ".join(f"{key}: {value}" for key, value in isolation.items())
@@ -345,8 +401,6 @@ def isolation_summary(report):
 def _summary_lines(report):
     total = report["total"]
     lines = [f"Status: {report['status']}" + (f" ({report['reason']})" if report.get("reason") else "")]
-    if report["seed"] is not None:
-        lines.append(f"Random seed: {report['seed']} (--seed {report['seed']} replays this run)")
     lines += [f"Required total: {total['points']}/{total['max_points']} points ({total['score']:.1%}); "
               f"extra credit: {total['extra_points']}/{total['extra_max_points']}"]
     for entry in report["parts"]:
@@ -360,9 +414,8 @@ def _summary_lines(report):
 
 
 def format_report(report):
-    """The score table, then every failed check with what differed."""
-    lines = [f"Graded {report['bundle']}", f"Sandbox: {isolation_summary(report)}"]
-    lines += [f"Note: {note}" for note in report["notes"]]
+    """What the student reads: the score table, then every failed check with what differed."""
+    lines = [f"Note: {note}" for note in report["notes"]]
     lines += _summary_lines(report) + [""]
     lines.append(f"{'part':<18}{'checks':>12}{'points':>12}{'extra':>7}{'score':>9}")
     for entry in report["parts"]:
@@ -382,59 +435,71 @@ def format_report(report):
     return "\n".join(lines)
 
 
-def gradescope_results(report, hidden_parts=None):
-    """The report in Gradescope's autograder format (results.json): the score is the
-    required points plus the extra credit, out of the required total; the tests' scores
-    and maximums add up to the same. One test per check (an extra-credit check is a test
-    of its own, with a maximum of 0); the run's stdout is hidden from students.
+def format_staff_report(report):
+    """What staff read: the submission, the sandbox's confinement, the seed and how to
+    replay the run, any staff-side error, then the student's report."""
+    staff = report["staff"]
+    lines = [f"Graded {staff['bundle']}", f"Sandbox: {isolation_summary(report)}"]
+    if staff["seed"] is not None:
+        lines.append(f"Random seed: {staff['seed']} (--seed {staff['seed']} replays this run)")
+    if staff.get("error"):
+        lines.append(f"Staff-side error: {staff['error']}")
+    return "\n".join(lines + ["", format_report(report)])
 
-    With ``hidden_parts`` (part names, possibly none) every test also carries its
-    ``number`` ("part.check", parts numbered in rubric order, "0" for the submission
-    itself) and its ``tags`` (its part, and "extra credit" for an extra-credit check),
-    and the tests of the parts named are shown to students only after the due date
-    (``after_due_date``); the others are ``visible``. Without it (None) the tests have the
-    fields of earlier releases only."""
-    tagged = hidden_parts is not None
-    hidden = set(hidden_parts or ())
+
+# The fields Gradescope's results.json specification defines, at the top and per test.
+GRADESCOPE_RESULT_FIELDS = {"score", "execution_time", "output", "output_format", "test_output_format",
+                            "test_name_format", "visibility", "stdout_visibility", "extra_data", "tests",
+                            "leaderboard"}
+GRADESCOPE_TEST_FIELDS = {"score", "max_score", "status", "name", "name_format", "number", "output",
+                          "output_format", "tags", "visibility", "extra_data"}
+
+
+def gradescope_results(report, hidden_parts=()):
+    """The report in Gradescope's autograder format (results.json), with the fields of
+    Gradescope's specification only (GRADESCOPE_RESULT_FIELDS, GRADESCOPE_TEST_FIELDS):
+    the score is the required points plus the extra credit; the tests' maximums add up to
+    the required total, which is what Gradescope shows it out of.
+    One test per check, numbered "part.check" (parts in rubric order, "0" for the
+    submission itself) and tagged with its part; an extra-credit check is a test of its
+    own with a maximum of 0, named and tagged "extra credit" and saying whether it
+    passed. The tests of ``hidden_parts`` are shown after the due date, the others at
+    once. Students read the outputs; the run's stdout (the staff report) is hidden."""
+    hidden = set(hidden_parts)
     tests = []
 
-    def add(test, number, tags, part=None):
-        if tagged:
-            test["number"] = number
-            test["tags"] = tags
-            if part in hidden:
-                test["visibility"] = "after_due_date"
-        tests.append(test)
+    def add(name, score, max_score, output, number, tags, part=None, passed=False):
+        tests.append({"name": name, "number": number, "score": score, "max_score": max_score,
+                      "status": "passed" if passed else "failed", "output": output, "tags": tags,
+                      "visibility": "after_due_date" if part in hidden else "visible"})
 
     for entry in report["parts"]:
         part_number = PARTS.index(entry["name"]) + 1 if entry["name"] in PARTS else 0
         if entry["status"] != "graded":
-            add({"name": f"{entry['name']}: {entry['status']}", "score": 0,
-                 "max_score": entry["max_points"] if entry["counted"] else 0,
-                 "output": entry["reason"], "visibility": "visible"},
-                f"{part_number}", [entry["name"]], entry["name"])
+            add(f"{entry['name']}: {entry['status']}", 0, entry["max_points"] if entry["counted"] else 0,
+                entry["reason"], f"{part_number}", [entry["name"]], entry["name"])
             continue
         for check_number, check in enumerate(entry["checks"], 1):
             counted = entry["counted"] or check["extra"]
-            note = ("extra credit: " if check["extra"] else "") + (
-                "" if counted else "not counted (one framework counts, the better one): ")
-            add({"name": f"{entry['name']}: {check['name']}",
-                 "score": check["points"] if counted else 0,
-                 "max_score": 0 if check["extra"] or not counted else check["max_points"],
-                 "output": note + check["message"], "visibility": "visible"},
-                f"{part_number}.{check_number}",
-                [entry["name"]] + (["extra credit"] if check["extra"] else []), entry["name"])
-    if report["status"] == "ungradable":
-        add({"name": "submission", "score": 0, "max_score": report["total"]["max_points"],
-             "output": f"ungradable: {report['reason']}", "visibility": "visible"},
+            if check["extra"]:
+                verdict = "PASSED" if check["passed"] else "FAILED"
+                prefix = f"extra credit, {verdict} ({check['points']}/{check['max_points']} extra point): "
+                name = f"{entry['name']} (extra credit): {check['name']}"
+            else:
+                prefix = "" if counted else "not counted (one framework counts, the better one): "
+                name = f"{entry['name']}: {check['name']}"
+            add(name, check["points"] if counted else 0,
+                0 if check["extra"] or not counted else check["max_points"],
+                prefix + check["message"], f"{part_number}.{check_number}",
+                [entry["name"]] + (["extra credit"] if check["extra"] else []), entry["name"], check["passed"])
+    if report["status"] in ("ungradable", "incomplete") and not report["parts"]:
+        add("submission", 0, report["total"]["max_points"], f"{report['status']}: {report['reason']}",
             "0", ["submission"])
     # The per-part lines of the parts shown after the due date stay out of the summary.
     lines = [line for line in _summary_lines(report)
              if not any(line.startswith(f"  {part}: ") for part in hidden)]
-    output = "\n".join(lines + [isolation_summary(report)])
     return {"score": report["total"]["points"] + report["total"]["extra_points"],
-            "max_score": report["total"]["max_points"],
-            "execution_time": report["elapsed_seconds"], "output": output,
+            "execution_time": report["elapsed_seconds"], "output": "\n".join(lines),
             "stdout_visibility": "hidden", "tests": tests}
 
 
@@ -443,7 +508,7 @@ def _write_results(args, report):
         Path(args.output).write_text(json.dumps(report, indent=2))
     if args.gradescope:
         Path(args.gradescope).write_text(
-            json.dumps(gradescope_results(report, args.gradescope_hidden), indent=2))
+            json.dumps(gradescope_results(report, args.gradescope_hidden or ()), indent=2))
 
 
 def main(argv=None):
@@ -468,8 +533,11 @@ def main(argv=None):
     parser.add_argument("--gradescope", metavar="RESULTS_JSON",
                         help="also write the results in Gradescope's format to this file")
     parser.add_argument("--gradescope-hidden", nargs="*", choices=list(PARTS), metavar="PART",
-                        help="with --gradescope: give every test its number and tags, and show the "
-                             "tests of these parts (none when no part follows) only after the due date")
+                        help="with --gradescope: show the tests of these parts to students only after "
+                             "the due date")
+    parser.add_argument("--unconfined", action="store_true",
+                        help="without root and without user namespaces, grade anyway: the submission can "
+                             "then read whatever this user can (only for code you trust)")
     parser.add_argument("--max-members", type=int, default=DEFAULT_MAX_MEMBERS,
                         help=f"most members a zip may hold (default {DEFAULT_MAX_MEMBERS})")
     parser.add_argument("--max-member-mib", type=int, default=DEFAULT_MAX_MEMBER_MIB,
@@ -482,23 +550,28 @@ def main(argv=None):
     intake_limits = IntakeLimits(args.max_members, args.max_member_mib, args.max_total_mib)
     limits = Limits(timeout=args.timeout, check_timeout=args.check_timeout)
     try:
+        preflight(args.unconfined)
         report = grade(args.bundle, parts=args.parts, limits=limits, intake_limits=intake_limits,
                        seed=args.seed, reference_timeout=args.reference_timeout,
-                       total_timeout=args.total_timeout)
-    except (GradingError, SandboxUnavailable) as error:
+                       total_timeout=args.total_timeout, unconfined=args.unconfined)
+    except GradingError as error:
         print(f"ERROR: {error}", file=sys.stderr)
-        report = ungradable_report(args.bundle, str(error), args.seed)
-        _write_results(args, report)
-        if args.json:
-            print(json.dumps(report, indent=2))
-        return 2
-    _write_results(args, report)
+        return _finish(args, ungradable_report(args.bundle, str(error), args.seed), 2)
+    except SandboxUnavailable as error:
+        print(f"ERROR (staff side, nothing was graded): {error}", file=sys.stderr)
+        return _finish(args, staff_failure_report(args.bundle, error, args.seed), 3)
     if report["status"] == "incomplete":
         print("WARNING: some parts are not gradable on this grader (staff configuration): "
               + "; ".join(entry["reason"] for entry in report["parts"] if entry["status"] == NOT_GRADABLE),
               file=sys.stderr)
-    print(json.dumps(report, indent=2) if args.json else format_report(report))
-    return 0
+    return _finish(args, report, 0)
+
+
+def _finish(args, report, status):
+    """Write the results asked for, print the staff report (or the JSON), return ``status``."""
+    _write_results(args, report)
+    print(json.dumps(report, indent=2) if args.json else format_staff_report(report))
+    return status
 
 
 if __name__ == "__main__":

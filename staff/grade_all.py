@@ -105,12 +105,13 @@ def grade_one(task):
         report = autograde.grade(task["path"], parts=task["parts"], seed=task["seed"],
                                  limits=Limits(timeout=task["timeout"], check_timeout=task["check_timeout"]),
                                  reference_timeout=task["reference_timeout"],
-                                 total_timeout=task["total_timeout"], reference_cache=_REFERENCES)
-    except (autograde.GradingError, autograde.SandboxUnavailable) as error:
+                                 total_timeout=task["total_timeout"], reference_cache=_REFERENCES,
+                                 unconfined=task["unconfined"])
+    except autograde.GradingError as error:
         report = autograde.ungradable_report(task["path"] or task["source"], str(error), task["seed"])
     except BaseException as error:  # noqa: BLE001 -- a grading that fails in any way fails alone
-        report = autograde.ungradable_report(task["path"] or task["source"],
-                                             f"grading failed: {type(error).__name__}: {error}", task["seed"])
+        report = autograde.staff_failure_report(task["path"] or task["source"],
+                                                f"{type(error).__name__}: {error}", task["seed"])
     return report, round(time.monotonic() - started, 1)
 
 
@@ -121,7 +122,8 @@ def batch_status(report):
     if report["status"] == "ungradable":
         return "ungradable", report.get("reason") or ""
     if report["status"] == "incomplete":
-        reasons = [entry["reason"] for entry in report["parts"] if entry["status"] == autograde.NOT_GRADABLE]
+        reasons = ([entry["reason"] for entry in report["parts"] if entry["status"] == autograde.NOT_GRADABLE]
+                   or [f"grading failed: {report['staff'].get('error', report.get('reason'))}"])
         return "incomplete", "staff-side problem, not the student's: " + "; ".join(reasons)
     timed_out = [check["name"] for entry in report["parts"] for check in entry["checks"]
                  if not check["passed"] and check["message"].startswith(TIMEOUT_MARKS)]
@@ -149,7 +151,7 @@ def merge_parts(previous, report, parts):
     merged["status"] = ("incomplete" if any(entry["status"] == autograde.NOT_GRADABLE for entry in merged["parts"])
                         else "graded")
     merged["notes"] = list(dict.fromkeys(previous.get("notes", []) + report.get("notes", [])))
-    merged["isolation"] = report.get("isolation") or previous.get("isolation", {})
+    merged["staff"] = report["staff"]
     merged["elapsed_seconds"] = report["elapsed_seconds"]
     return merged
 
@@ -233,7 +235,7 @@ def _staff_side(report):
 
 def grade_all(submissions_folder, out, jobs=None, parts=None, only=None, seed=None, timeout=300,
               check_timeout=60, reference_timeout=autograde.DEFAULT_REFERENCE_TIMEOUT,
-              total_timeout=autograde.DEFAULT_TOTAL_TIMEOUT, progress=True, log=print):
+              total_timeout=autograde.DEFAULT_TOTAL_TIMEOUT, progress=True, log=print, unconfined=False):
     """Grade every submission of ``submissions_folder`` into ``out``; return a summary dict
     (submissions found, graded now, skipped as already graded, the seed, counts by status)."""
     out = Path(out)
@@ -268,6 +270,10 @@ def grade_all(submissions_folder, out, jobs=None, parts=None, only=None, seed=No
         to_grade.append(submission)
     skipped = len(submissions) - len(to_grade)
     log(f"{len(submissions)} submissions, {len(to_grade)} to grade ({skipped} already graded); seed {seed}")
+    if to_grade:
+        # Before anyone is graded: a grader that cannot confine submissions here stops with
+        # one error instead of giving a class of failures.
+        autograde.preflight(unconfined)
 
     # The reference once per seed, here: the core parts (or --parts) and the frameworks chosen.
     needed = list(parts) if parts else list(CORE_PARTS) + [
@@ -280,7 +286,8 @@ def grade_all(submissions_folder, out, jobs=None, parts=None, only=None, seed=No
 
     tasks = {s["id"]: {"path": s["path"], "problem": s["problem"], "source": s["source"], "parts": parts,
                        "seed": seed, "timeout": timeout, "check_timeout": check_timeout,
-                       "reference_timeout": reference_timeout, "total_timeout": total_timeout}
+                       "reference_timeout": reference_timeout, "total_timeout": total_timeout,
+                       "unconfined": unconfined}
              for s in to_grade}
     by_id = {s["id"]: s for s in to_grade}
     write_csv(out / "grades.csv", submissions, results)
@@ -374,6 +381,9 @@ def main(argv=None):
     parser.add_argument("--total-timeout", type=int, default=autograde.DEFAULT_TOTAL_TIMEOUT,
                         help="seconds per submission, after which unfinished checks fail")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--unconfined", action="store_true",
+                        help="without root and without user namespaces, grade anyway: submissions can "
+                             "then read whatever this user can (only for code you trust)")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
@@ -381,10 +391,15 @@ def main(argv=None):
         parser.error(f"--seed must be between 0 and 2**63 - 1, not {args.seed}")
     if not Path(args.submissions).is_dir():
         parser.error(f"{args.submissions} is not a folder")
-    summary = grade_all(args.submissions, args.out, jobs=args.jobs, parts=args.parts, only=args.only,
-                        seed=args.seed, timeout=args.timeout, check_timeout=args.check_timeout,
-                        reference_timeout=args.reference_timeout, total_timeout=args.total_timeout,
-                        progress=not args.no_progress, log=lambda text: print(text, file=sys.stderr))
+    try:
+        summary = grade_all(args.submissions, args.out, jobs=args.jobs, parts=args.parts, only=args.only,
+                            seed=args.seed, timeout=args.timeout, check_timeout=args.check_timeout,
+                            reference_timeout=args.reference_timeout, total_timeout=args.total_timeout,
+                            progress=not args.no_progress, log=lambda text: print(text, file=sys.stderr),
+                            unconfined=args.unconfined)
+    except autograde.SandboxUnavailable as error:
+        print(f"ERROR (nothing was graded): {error}", file=sys.stderr)
+        return 2
     print(json.dumps(summary))
     return 0
 

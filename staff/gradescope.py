@@ -1,22 +1,28 @@
 """Build the Gradescope autograder zip of this solution bundle.
 
-    python -m staff.gradescope OUT.zip [--with-tensorflow] [--hidden PART ...] [--source DIR]
+    python -m staff.gradescope OUT.zip [--without-tensorflow] [--hidden PART ...] [--source DIR]
 
 Upload OUT.zip as the assignment's autograder (an Ubuntu 22.04 or 24.04 base image: the
 grader needs Python 3.10-3.13). Gradescope unpacks the zip into /autograder/source, so
 its root holds:
 
 * ``setup.sh`` (staff/gradescope_files/setup.sh): run once while Gradescope builds the
-  image; installs what is missing of python3-venv, Python's headers, a C compiler and the
-  Pango libraries with apt-get, then runs ``tools/setup_env.sh`` (with
-  ``--with-tensorflow`` when asked, so that TensorFlow.ipynb can be graded).
+  image; installs what is missing of python3-venv, Python's headers and a C compiler with
+  apt-get, then the grading requirements only (staff/grading/requirements.txt: no
+  Jupyter, PDF or similarity tooling; PyTorch's CPU-only wheels where their index can be
+  reached) into GRADING_VENV, outside the grader's folder, which it closes to other
+  users; and the TensorFlow extra when the release ships TensorFlow.ipynb (unless
+  ``--without-tensorflow``), so that every framework a student may choose is graded.
 * ``run_autograder`` (staff/gradescope_files/run_autograder): run for each submission;
-  grades /autograder/submission (``a2_code_submission.zip`` or the unzipped files) with
-  ``python -m staff.autograde`` and always writes /autograder/results/results.json, one
-  test per check, numbered "part.check" and tagged with its part ("extra credit" for an
-  extra-credit check). The tests of the parts named by ``--hidden`` are shown to students
-  after the due date; the others at once. Its paths follow AUTOGRADER_ROOT (default
-  /autograder) and CS231N_VENV (default /autograder/source/.venv); GRADING_PARTS
+  grades /autograder/submission (``a2_code_submission.zip`` or the unzipped files; an
+  upload with neither is told what to upload) with ``python -m staff.autograde`` and
+  always writes /autograder/results/results.json with the fields of Gradescope's
+  specification only: one test per check, numbered "part.check", tagged with its part
+  ("extra credit" for an extra-credit check, whose name and output say whether it
+  passed). The tests of the parts named by ``--hidden`` are shown to students after the
+  due date; the others at once. The run's output, hidden from students, is the staff
+  report (the sandbox's confinement, the seed). Its paths follow AUTOGRADER_ROOT
+  (default /autograder) and CS231N_VENV (default GRADING_VENV); GRADING_PARTS
   (comma-separated) grades only some parts.
 * the grader itself: the bundle's files, staff/ included, without what is never part of
   a bundle (tools/bundle.py's is_excluded: environments, build products, datasets,
@@ -32,7 +38,7 @@ import sys
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from tools.bundle import is_excluded
+from tools.bundle import is_excluded, is_released
 from .autograde import ungradable_report
 from .grading.rubric import PARTS
 
@@ -44,6 +50,11 @@ RUN_SCRIPT = "run_autograder"
 LEFT_OUT = (".git", "benchmarks")
 # Tool caches, at any depth, that tools/bundle.py does not know of.
 CACHES = (".ruff_cache", ".mypy_cache", ".tox", ".coverage")
+# Where setup.sh puts the grading environment: outside the grader's folder, which it
+# closes to other users, so that a sandboxed submission can run Python but not read the
+# grader (staff/grading/confinement.py).
+GRADING_VENV = "/opt/cs231n-grader/venv"
+TENSORFLOW_NOTEBOOK = "TensorFlow.ipynb"
 # The Python versions the pinned environment installs on (requirements.txt).
 PYTHON_VERSIONS = ("3.10", "3.13")
 # Zip entries carry a fixed date, so that the same tree gives the same zip.
@@ -79,18 +90,25 @@ def _bash_words(words):
     return " ".join(shlex.quote(word) for word in words)
 
 
-def setup_script(with_tensorflow=False):
+def setup_script(with_tensorflow):
     """The text of setup.sh."""
-    text = (TEMPLATES / SETUP_SCRIPT).read_text()
-    text = text.replace("@SETUP_ENV_NOTE@", " --with-tensorflow" if with_tensorflow else "")
-    return text.replace("@SETUP_ENV_ARGS@", "--with-tensorflow" if with_tensorflow else "")
+    note = ("\n# This package grades TensorFlow.ipynb too: the TensorFlow extra is installed." if with_tensorflow
+            else "\n# This package was built --without-tensorflow: TensorFlow.ipynb is not gradable on it.")
+    text = (TEMPLATES / SETUP_SCRIPT).read_text().replace("@TENSORFLOW_NOTE@", note)
+    return text.replace("@WITH_TENSORFLOW@", "1" if with_tensorflow else "0").replace("@DEFAULT_VENV@", GRADING_VENV)
 
 
 def run_script(hidden=()):
     """The text of run_autograder, showing the tests of the ``hidden`` parts after the due date."""
     max_score = ungradable_report("", "")["total"]["max_points"]
-    text = (TEMPLATES / RUN_SCRIPT).read_text()
+    text = (TEMPLATES / RUN_SCRIPT).read_text().replace("@DEFAULT_VENV@", GRADING_VENV)
     return text.replace("@HIDDEN_PARTS@", _bash_words(hidden)).replace("@MAX_SCORE@", str(max_score))
+
+
+def release_ships_tensorflow(source=BUNDLE_ROOT):
+    """True when the release built from ``source`` ships TensorFlow.ipynb, which a student
+    may then choose and the package must then be able to grade."""
+    return (Path(source) / TENSORFLOW_NOTEBOOK).is_file() and is_released(PurePosixPath(TENSORFLOW_NOTEBOOK))
 
 
 def _add(archive, name, data, mode):
@@ -100,8 +118,12 @@ def _add(archive, name, data, mode):
     archive.writestr(info, data)
 
 
-def build_autograder(out_zip, with_tensorflow=False, hidden=(), source=BUNDLE_ROOT):
-    """Write the autograder zip to ``out_zip``; return the names it holds."""
+def build_autograder(out_zip, with_tensorflow=None, hidden=(), source=BUNDLE_ROOT):
+    """Write the autograder zip to ``out_zip``; return the names it holds. Without
+    ``with_tensorflow`` (None) the package grades TensorFlow.ipynb when the release
+    ships it."""
+    if with_tensorflow is None:
+        with_tensorflow = release_ships_tensorflow(source)
     unknown = [part for part in hidden if part not in PARTS]
     if unknown:
         raise ValueError(f"unknown parts {unknown}; choose from {list(PARTS)}")
@@ -125,17 +147,21 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m staff.gradescope",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("out", metavar="OUT.zip", help="where to write the autograder zip")
-    parser.add_argument("--with-tensorflow", action="store_true",
-                        help="install the TensorFlow extra too, so that TensorFlow.ipynb can be graded")
+    parser.add_argument("--without-tensorflow", action="store_true",
+                        help="leave TensorFlow out of the grader's image (by default it is installed "
+                             "when the release ships TensorFlow.ipynb, so that students who chose it "
+                             "are graded)")
     parser.add_argument("--hidden", nargs="+", choices=list(PARTS), metavar="PART", default=[],
                         help=f"show these parts' tests only after the due date, out of: {', '.join(PARTS)}")
     parser.add_argument("--source", default=str(BUNDLE_ROOT),
                         help="the solution bundle to build from (default: this one)")
     args = parser.parse_args(argv)
-    names = build_autograder(args.out, args.with_tensorflow, args.hidden, args.source)
+    with_tensorflow = release_ships_tensorflow(args.source) and not args.without_tensorflow
+    names = build_autograder(args.out, with_tensorflow, args.hidden, args.source)
     print(f"Wrote {args.out}: setup.sh, run_autograder and {len(names) - 2} grader files "
-          f"(Python {PYTHON_VERSIONS[0]}-{PYTHON_VERSIONS[1]} on the image"
-          + (", TensorFlow included" if args.with_tensorflow else "")
+          f"(Python {PYTHON_VERSIONS[0]}-{PYTHON_VERSIONS[1]} on the image; "
+          + ("grades PyTorch.ipynb and TensorFlow.ipynb" if with_tensorflow
+             else "grades PyTorch.ipynb only: TensorFlow.ipynb is not gradable on it")
           + (f"; shown after the due date: {', '.join(args.hidden)}" if args.hidden else "") + ")")
     return 0
 

@@ -9,11 +9,12 @@ import datetime
 import re
 from pathlib import Path
 
+from .grading.intake import IntakeError, locate_submission
+
 METADATA_NAME = "submission_metadata.yml"
 METADATA_MAX_BYTES = 4 << 20
 METADATA_MAX_ALIASES = 8  # anchors plus aliases; an export has none
 ID_MAX_LENGTH = 80
-SUBMISSION_ZIP = "a2_code_submission.zip"
 # Cell starts a spreadsheet would run as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -126,29 +127,15 @@ def submission_info(metadata, folder_name):
     return info
 
 
-def _is_bundle(folder):
-    marker = Path("cs231n") / "__init__.py"
-    if (folder / marker).is_file():
-        return True
-    return any((child / marker).is_file() for child in folder.iterdir() if child.is_dir() and not child.is_symlink())
-
-
 def _submission_of(entry):
-    """The submission an entry of the export stands for (a zip or a bundle folder), or
-    (None, reason) when it is none."""
+    """The submission an entry of the export stands for (a zip or a bundle folder, found
+    as the grader finds it in an upload), or (None, reason) when it is none."""
     if entry.is_symlink():
         return None, "a symbolic link, not followed"
-    if entry.is_file():
-        return entry, None
-    if _is_bundle(entry):
-        return entry, None
-    if (entry / SUBMISSION_ZIP).is_file() and not (entry / SUBMISSION_ZIP).is_symlink():
-        return entry / SUBMISSION_ZIP, None
-    zips = sorted(path for path in entry.iterdir() if path.suffix.lower() == ".zip" and path.is_file()
-                  and not path.is_symlink())
-    if len(zips) == 1:
-        return zips[0], None
-    return entry, None  # read_submission says what is wrong with it
+    try:
+        return locate_submission(entry), None
+    except IntakeError:
+        return entry, None  # grading it says what is wrong with it
 
 
 def discover(folder):

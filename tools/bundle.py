@@ -63,6 +63,10 @@ STUDENT_FILES = (
     "cs231n/optim.py",
     "cs231n/solver.py",
 )
+# Scaffold files a student may extend with helpers of their own (the original assignment
+# suggests a helper layer in layer_utils.py): graded as the submission has them, or as
+# released when it lacks them.
+EXTENDABLE_FILES = ("cs231n/layer_utils.py",)
 # The zip of a finished assignment's code: what collectSubmission.sh writes and what a
 # student uploads.
 CODE_ZIP_NAME = "a2_code_submission.zip"

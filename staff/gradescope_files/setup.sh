@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
-# Gradescope runs this once, as root, while it builds the autograder's image: it installs
-# the grader's pinned environment (requirements.txt) on Gradescope's Ubuntu image.
+# Gradescope runs this once, as root, while it builds the autograder's image. It installs
+# what grading needs and nothing of the student's tooling (staff/grading/requirements.txt)
+# into its own environment, @DEFAULT_VENV@ (or $CS231N_VENV), outside the grader's
+# folder, then closes that folder (/autograder/source) to every user but root: a
+# submission runs as an unprivileged user and, where the container gives no mount
+# namespaces (Docker's default capabilities), permissions are what keep it out of the
+# solution.
 #
 # Needs Python 3.10-3.13 (the versions the pinned torch==2.14.1 and torchvision==0.29.1
 # install on): Ubuntu 22.04's python3 is 3.10, Ubuntu 24.04's is 3.12. What is missing
-# of python3-venv, Python's headers and a C compiler (the Cython extension) and the Pango
-# libraries (WeasyPrint) is installed with apt-get; then tools/setup_env.sh@SETUP_ENV_NOTE@
-# creates /autograder/source/.venv (or $CS231N_VENV) and installs everything into it.
+# of python3-venv, Python's headers and a C compiler (for the compiled fast layers) is
+# installed with apt-get. On a grader without a GPU, PyTorch comes from its CPU-only
+# index where that index can be reached (without the 4 GB of CUDA libraries the default
+# wheel brings), else from PyPI; one line says which build was installed.@TENSORFLOW_NOTE@
 # Written by python -m staff.gradescope; edit staff/gradescope_files/setup.sh instead.
 set -euo pipefail
 source_dir="${AUTOGRADER_ROOT:-/autograder}/source"
-setup_env_args=(@SETUP_ENV_ARGS@)
+venv="${CS231N_VENV:-@DEFAULT_VENV@}"
+with_tensorflow=@WITH_TENSORFLOW@
+requirements="$source_dir/staff/grading/requirements.txt"
+cpu_index="https://download.pytorch.org/whl/cpu"
 export DEBIAN_FRONTEND=noninteractive
 
 supported() {
@@ -59,14 +68,37 @@ missing=()
 sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
     || missing+=("python$suffix-dev")
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
-libraries="$(ldconfig -p 2>/dev/null || true)"
-grep -q 'libpango-1\.0\.so\.0' <<<"$libraries" || missing+=(libpango-1.0-0)
-grep -q 'libpangoft2-1\.0\.so\.0' <<<"$libraries" || missing+=(libpangoft2-1.0-0)
 if [ "${#missing[@]}" -gt 0 ]; then
     apt_install "${missing[@]}"
 fi
 
+mkdir -p "$(dirname "$venv")"
+"$python" -m venv "$venv"
+pip=("$venv/bin/python" -m pip install --disable-pip-version-check --quiet)
+torch_pins=($(grep -E '^torch(vision)?==' "$requirements"))
+if command -v nvidia-smi >/dev/null 2>&1; then
+    echo "This grader has an NVIDIA GPU: PyTorch's default wheels"
+elif ! "${pip[@]}" --index-url "$cpu_index" "${torch_pins[@]}" 2>/dev/null; then
+    echo "PyTorch's CPU-only index $cpu_index could not be used: its default wheels"
+fi
+"${pip[@]}" -r "$requirements"
+# Says which build was installed, whichever way pip found it.
+"$venv/bin/python" -c 'import torch
+print("PyTorch", torch.__version__, "with CUDA " + torch.version.cuda if torch.version.cuda else "CPU-only")'
 cd "$source_dir"
-PYTHON="$python" bash tools/setup_env.sh "${setup_env_args[@]}"
-venv="${CS231N_VENV:-$source_dir/.venv}"
-"$venv/bin/python" -c 'import cs231n.im2col_cython, torch, staff.autograde; print("grader ready: torch", torch.__version__)'
+package="."
+if [ "$with_tensorflow" = 1 ]; then
+    package=".[tensorflow]"
+    echo "Installing the TensorFlow extra, to grade TensorFlow.ipynb"
+fi
+# The package in place, for its compiled fast layers (without a compiler it still
+# installs, and the fast layers use NumPy). No build isolation: Cython is installed.
+"${pip[@]}" --no-build-isolation -e "$package"
+chmod 700 "$source_dir"
+"$venv/bin/python" -c 'import torch, staff.autograde
+staff.autograde.preflight()
+print("grader ready: torch", torch.__version__)'
+if [ "$with_tensorflow" = 1 ]; then
+    "$venv/bin/python" -c 'import tensorflow; print("grader ready: tensorflow", tensorflow.__version__)'
+fi
+du -sh "$venv" | sed 's/^/grading environment: /'

@@ -1,8 +1,11 @@
 """Take the student files and notebooks out of a submission, and nothing else.
 
-A submission is a bundle folder or a zip (``a2_code_submission.zip``). Only the files a
-student edits (tools/bundle.py's STUDENT_FILES) and the notebooks are read; the rest of
-the package always comes from the grader. A zip is checked whole before anything is
+A submission is a bundle folder or a zip (``a2_code_submission.zip``), or an upload
+folder holding one of them (locate_submission: what Gradescope, batch grading and the
+similarity report hand over). Only the files a
+student edits (tools/bundle.py's STUDENT_FILES, and EXTENDABLE_FILES where the
+submission has them) and the notebooks are read; the rest of the package always comes
+from the grader. A zip is checked whole before anything is
 read: no absolute or parent-relative names, no links, no name that is both a file and a
 folder, no duplicate, at most ``max_members`` members, each at most ``max_member_bytes``
 and all together at most ``max_total_bytes`` uncompressed; the members read are counted
@@ -14,13 +17,13 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from tools.bundle import NOTEBOOKS, STUDENT_FILES
+from tools.bundle import CODE_ZIP_NAME, EXTENDABLE_FILES, NOTEBOOKS, STUDENT_FILES
 
 DEFAULT_MAX_MEMBERS = 2000
 DEFAULT_MAX_MEMBER_MIB = 32
 DEFAULT_MAX_TOTAL_MIB = 256
 PACKAGE_MARKER = "cs231n/__init__.py"
-WANTED = STUDENT_FILES + NOTEBOOKS
+WANTED = STUDENT_FILES + EXTENDABLE_FILES + NOTEBOOKS
 
 
 class IntakeError(Exception):
@@ -35,20 +38,52 @@ class IntakeLimits:
         self.max_total_bytes = max_total_mib << 20
 
 
+def _package_root(folder):
+    """``folder`` or its first subfolder (by name) that holds the package, or None."""
+    candidates = [folder] + sorted(child for child in folder.iterdir() if child.is_dir() and not child.is_symlink())
+    return next((candidate for candidate in candidates if (candidate / PACKAGE_MARKER).is_file()), None)
+
+
+def locate_submission(path):
+    """What to grade in an upload: ``path`` itself when it is a zip or a folder holding the
+    package (at its top or one folder down); else, in a folder, its CODE_ZIP_NAME, or its
+    only zip. Raises IntakeError saying what to upload when there is none of these."""
+    path = Path(path)
+    if path.is_symlink():
+        raise IntakeError(f"{path.name} is a symbolic link, which is not followed")
+    if path.is_file():
+        return path
+    if not path.is_dir():
+        raise IntakeError(f"{path} is neither a bundle folder nor a zip file")
+    if _package_root(path) is not None:
+        return path
+    named = path / CODE_ZIP_NAME
+    if named.is_file() and not named.is_symlink():
+        return named
+    zips = sorted(child for child in path.iterdir()
+                  if child.suffix.lower() == ".zip" and child.is_file() and not child.is_symlink())
+    if len(zips) == 1:
+        return zips[0]
+    names = sorted(child.name for child in path.iterdir())
+    held = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "") or "nothing"
+    problem = (f"several zips and none named {CODE_ZIP_NAME}" if zips
+               else f"neither {CODE_ZIP_NAME} nor the assignment's folders")
+    raise IntakeError(f"the upload holds {problem} (it holds: {held}). Upload {CODE_ZIP_NAME} as it is: "
+                      "collectSubmission.sh writes it in your assignment folder, with the files in their "
+                      "folders (cs231n/layers.py, ...), which is how they are graded.")
+
+
 def read_submission(path, limits=None):
     """(student files, notebooks, notes): bytes by relative path, bytes by name, and
-    remarks for the report (files missing, links skipped)."""
+    remarks for the report (files missing, links skipped). ``path`` is an upload:
+    locate_submission finds what to read in it."""
     limits = limits or IntakeLimits()
-    path = Path(path)
-    if path.is_dir():
-        return _read_folder(path, limits)
-    if path.is_file():
-        return _read_zip(path, limits)
-    raise IntakeError(f"{path} is neither a bundle folder nor a zip file")
+    target = locate_submission(path)
+    return _read_folder(target, limits) if target.is_dir() else _read_zip(target, limits)
 
 
 def _split(found, notes):
-    sources = {name: data for name, data in found.items() if name in STUDENT_FILES}
+    sources = {name: data for name, data in found.items() if name in STUDENT_FILES + EXTENDABLE_FILES}
     notebooks = {name: data for name, data in found.items() if name in NOTEBOOKS}
     missing = [name for name in STUDENT_FILES if name not in sources]
     if missing:
@@ -57,11 +92,7 @@ def _split(found, notes):
 
 
 def _read_folder(folder, limits):
-    candidates = [folder] + sorted(child for child in folder.iterdir() if child.is_dir() and not child.is_symlink())
-    roots = [candidate for candidate in candidates if (candidate / PACKAGE_MARKER).is_file()]
-    if not roots:
-        raise IntakeError(f"no {PACKAGE_MARKER} in {folder} (nor one folder below)")
-    root = roots[0]
+    root = _package_root(folder)
     found, notes = {}, []
     for name in WANTED:
         target = root / name
@@ -120,7 +151,8 @@ def _read_zip(path, limits):
         prefixes = sorted({name[: -len(PACKAGE_MARKER)] for name in files if name.endswith(PACKAGE_MARKER)
                            and name[: -len(PACKAGE_MARKER)].count("/") <= 1}, key=len)
         if not prefixes:
-            raise IntakeError(f"no {PACKAGE_MARKER} in {path} (nor one folder below)")
+            raise IntakeError(f"{path.name} holds no {PACKAGE_MARKER} (nor one folder below): make the zip "
+                              f"with collectSubmission.sh, which keeps the files in their folders")
         prefix = prefixes[0]
         found = {}
         for name in WANTED:

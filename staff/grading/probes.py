@@ -11,7 +11,9 @@ its own process on the reference solution. Comparing the two is the grader's job
 ``rng`` is a NumPy Generator whose state depends only on the grading run's random
 seed and the check, so that both runs see the same inputs.
 """
+import contextlib
 import copy
+import signal
 
 import numpy as np
 
@@ -44,6 +46,35 @@ def _fixed_params(model, low=-0.7, high=0.3):
 # A backward probe returns, under this key, how it ran the backward pass when it could not
 # use the cache of the submission's own forward pass; the grader adds it to the check's message.
 CACHE_NOTE = "cache_note"
+
+
+# How long the forward pass of a backward check with a documented cache may run before
+# that cache stands in for its own, so that a forward pass that never ends costs its
+# own check only. The worker sets it from the check's timeout; None: no limit.
+forward_budget = None
+
+
+class _ForwardTimedOut(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(seconds):
+    """Raise _ForwardTimedOut in the block after ``seconds`` (no limit for None)."""
+    if seconds is None:
+        yield
+        return
+
+    def expire(signal_number, frame):
+        raise _ForwardTimedOut(f"it did not finish within {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class ForwardFailed(Exception):
@@ -87,7 +118,8 @@ def student_backward(cs, forward, backward, args, dout, names, documented=None, 
         return (result,) if len(names) == 1 else tuple(result)
 
     try:
-        out, cache = forward_function(*copy.deepcopy(args))
+        with _time_limit(forward_budget if documented is not None else None):
+            out, cache = forward_function(*copy.deepcopy(args))
     except Exception as error:
         if documented is None:
             raise ForwardFailed(f"{forward} failed first, so the backward pass could not be checked: "

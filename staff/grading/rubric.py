@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .sandbox import NOT_RUN
 from .probes import CACHE_NOTE, parameter_name
 
 # Graded parts, in report order.
@@ -476,5 +477,6 @@ def add_notes_and_pointers(parts, answers):
         failed = [function for function in CHECKS[index].runs if function in failed_own]
         causes = [function for function in failed
                   if not any(other in _RUNS_OF[function] for other in failed)]
-        if causes and not entry["passed"]:
+        # A check that never ran ran no primitive either.
+        if causes and not entry["passed"] and not entry["message"].startswith(NOT_RUN):
             entry["message"] += " " + _pointer(causes, failed_own)

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from tools.bundle import STUDENT_FILES, is_excluded
+from tools.bundle import EXTENDABLE_FILES, STUDENT_FILES, is_excluded
 
 GRADER_ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -34,6 +34,8 @@ SANDBOX_UIDS = range(61000, 61500)
 # workers, since each kills only the processes of its own uid).
 UID_LOCK_FOLDER = Path("/tmp/cs231n-grader-uids")
 MAX_RESULT_BYTES = 64 << 20
+# How the message of a check that was never started begins (a budget ran out first).
+NOT_RUN = "not run: "
 POLL_SECONDS = 0.1
 
 
@@ -158,19 +160,53 @@ def kill_leftovers(uid, spare=()):
     return killed
 
 
+# The machine's shared temporary folders, where a sandbox user without a private /tmp
+# can leave files behind.
+SHARED_TEMPORARY_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def remove_files_of(uid):
+    """Remove what the sandbox user ``uid`` left in the shared temporary folders, so that
+    the next submission graded as that user finds nothing of this one. Returns how many
+    entries were removed."""
+    removed = 0
+    for folder in SHARED_TEMPORARY_FOLDERS:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.stat(follow_symlinks=False).st_uid != uid:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path)
+                else:
+                    os.unlink(entry.path)
+                removed += 1
+            except OSError:
+                continue
+    return removed
+
+
 def become_subreaper():
     """Adopt orphaned descendants, so that a daemon a submission forks stays findable."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
-def build_sandbox(folder, student_sources, notebooks):
+def build_sandbox(folder, student_sources, notebooks, as_released=True):
     """Lay the submission's student files and notebooks over the grader's package.
 
     ``student_sources`` maps each student file (relative path) to its bytes; a student
-    file the submission lacks is left out, so the checks that import it fail.
-    ``notebooks`` maps notebook names to bytes.
+    file the submission lacks is left out, so the checks that import it fail, and an
+    extendable scaffold file it lacks stays as released.
+    ``notebooks`` maps notebook names to bytes. With ``as_released`` the scaffold modules
+    are the release's (their solution-only blocks dropped), which is what the student's
+    code was written against; the reference solution's sandbox keeps them whole.
     """
+    from staff.release import drop_solution_only
+
     package = folder / "pkg"
     def not_part_of_a_bundle(directory, names):
         # What is never part of a bundle (datasets, caches, build folders) stays behind, but
@@ -180,12 +216,15 @@ def build_sandbox(folder, student_sources, notebooks):
 
     shutil.copytree(GRADER_ROOT / "cs231n", package / "cs231n", ignore=not_part_of_a_bundle,
                     symlinks=False)
-    for relative in STUDENT_FILES:
-        target = package / relative
-        target.unlink(missing_ok=True)
+    if as_released:
+        for path in (package / "cs231n").rglob("*.py"):
+            path.write_text(drop_solution_only(path.read_text(), str(path.relative_to(package))))
+    for relative in STUDENT_FILES + EXTENDABLE_FILES:
         content = student_sources.get(relative)
+        if relative in STUDENT_FILES:
+            (package / relative).unlink(missing_ok=True)
         if content is not None:
-            target.write_bytes(content)
+            (package / relative).write_bytes(content)
     for name, content in notebooks.items():
         (package / name).write_bytes(content)
     shutil.copy2(HERE / "worker.py", package / "worker.py")
@@ -201,12 +240,23 @@ def build_sandbox(folder, student_sources, notebooks):
     return package
 
 
+def open_to_the_sandbox(folder, uid):
+    """Let the sandbox user (and no other) enter ``folder``: root's, group ``uid``, 0750.
+    Parallel graders' sandbox users never see each other's submissions."""
+    if uid is None:
+        folder.chmod(0o700)
+        return
+    os.chown(folder, 0, uid)
+    folder.chmod(0o750)
+
+
 class SandboxRun:
     """Confined worker processes over one part's checks: a check that crashes, exits or runs
     past its timeout fails alone, and the others go on in a fresh process."""
 
-    def __init__(self, folder, package, uid, limits, spare=()):
+    def __init__(self, folder, package, uid, limits, interpreter, spare=()):
         self.folder, self.package, self.uid, self.limits = folder, package, uid, limits
+        self.interpreter = interpreter  # confinement.Interpreter: what the sandbox runs
         self.spare = set(spare)  # the grader's own children, which are not the sandbox's
         self.isolation = {}
 
@@ -226,16 +276,20 @@ class SandboxRun:
             "PATH": "/usr/bin:/bin", "HOME": str(run / "home"), "TMPDIR": str(run / "home"),
             "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
             "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+            **self.interpreter.environment,
         }
+        # Without root, the grader's user's home folder is hidden too (where user
+        # namespaces allow it): the submission runs as that user.
+        hidden = [str(GRADER_ROOT)] + ([] if self.uid is not None else [str(Path.home())])
         config = {
             "uid": self.uid, "gid": self.uid,
             "cpu_seconds": int(self.limits.timeout), "memory_bytes": self.limits.memory_bytes,
             "file_bytes": self.limits.file_bytes, "processes": self.limits.processes,
-            "hidden": [str(GRADER_ROOT)],
-            "visible": [str(self.folder), sys.prefix, sys.base_prefix],
+            "hidden": hidden,
+            "visible": [str(self.folder), *self.interpreter.folders],
             "report": str(run / "meta" / "isolation.json"),
             "workdir": str(run / "home"),
-            "command": [sys.executable, "-I", str(self.package / "worker.py"), str(spec_path),
+            "command": [self.interpreter.executable, "-I", str(self.package / "worker.py"), str(spec_path),
                         str(run / "out")],
             "environment": environment,
         }
@@ -266,13 +320,16 @@ class SandboxRun:
         results, pending, launches, retried = {}, list(checks), 0, False
         while pending:
             if time.monotonic() >= end:
-                results.update((index, (None, f"not run: {end_reason}")) for index, _, _ in pending)
+                results.update((index, (None, f"{NOT_RUN}{end_reason}")) for index, _, _ in pending)
                 break
             launches += 1
             run = self._prepare(f"{name}-{launches}")
             spec_path = run / "spec.json"
-            spec_path.write_text(json.dumps({"seed": seed, "checks": [
-                {"index": index, "probe": probe, "params": params} for index, probe, params in pending]}))
+            # A backward check's forward pass gets a quarter of the check's time before the
+            # documented cache stands in for its own (staff/grading/probes.py).
+            spec_path.write_text(json.dumps({"seed": seed, "forward_seconds": self.limits.check_timeout / 4,
+                                             "checks": [{"index": index, "probe": probe, "params": params}
+                                                        for index, probe, params in pending]}))
             spec_path.chmod(0o644)
             process = self._launch(run, spec_path)
             stopped, launched = self._watch(process, run, [index for index, _, _ in pending], end, end_reason)

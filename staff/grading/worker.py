@@ -115,6 +115,7 @@ def main():
     import probes
 
     package = Package()
+    probes.forward_budget = spec.get("forward_seconds")
     for check in spec["checks"]:
         index = check["index"]
         rng = np.random.default_rng([spec["seed"], index])

@@ -1,7 +1,21 @@
 """Fixtures of the staff tests (the ones every test folder shares are in ../../conftest.py)."""
+from pathlib import Path
+
 import pytest
 
 from cs231n import fast_layers
+from staff import release
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def starter(tmp_path_factory):
+    """The starter release built from this solution, once per test session; tests copy
+    from it and never change it."""
+    out = tmp_path_factory.mktemp("starter") / "assignment2"
+    release.make_release(REPO_ROOT, out)
+    return out
 
 
 @pytest.fixture(params=["compiled", "numpy"])

@@ -19,20 +19,12 @@ import pytest
 from staff import autograde
 from tools import bundle
 from tools.regions import marker_regions
-from staff import release
 from staff.grading import sandbox
 from staff.grading.rubric import (CHECKS, CORE_PARTS, FRAMEWORK_PARTS, FRAMEWORK_POINTS, GRADIENT_KEY, PARTS,
                                   gradient_scale)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-
-
-@pytest.fixture(scope="module")
-def starter(tmp_path_factory):
-    out = tmp_path_factory.mktemp("starter") / "assignment2"
-    release.make_release(REPO_ROOT, out)
-    return out
 
 
 def submission_from(starter, tmp_path, edits):
@@ -129,6 +121,10 @@ def test_solution_regions_pasted_into_the_release_grade_full_marks(starter, tmp_
 
     python_files = [name for name in bundle.STUDENT_FILES if name.endswith(".py")]
     root = submission_from(starter, tmp_path, {name: paste_all(name) for name in python_files})
+    # The solution keeps its sandwich helper where the original invites students to put
+    # theirs, in layer_utils.py (solution-only there, so the release does not give it away).
+    for name in bundle.EXTENDABLE_FILES:
+        (root / name).write_bytes((REPO_ROOT / name).read_bytes())
     report = autograde.grade(root, parts=[part for part in PARTS if part not in FRAMEWORK_PARTS])
     assert report["total"]["score"] == 1.0, [c for p in report["parts"] for c in p["checks"] if not c["passed"]]
 
@@ -257,8 +253,21 @@ def test_attacks_score_no_more_than_the_honest_work(attack, starter, tmp_path):
     assert part["total"] == sum(1 for check in CHECKS if check.part == "optimizers")
     assert tree_digest(REPO_ROOT) == before
     assert not (REPO_ROOT / "tests" / "test_planted.py").exists()
-    leftovers = subprocess.run(["pgrep", "-f", "sleep 987"], capture_output=True, text=True).stdout.split()
-    assert leftovers == []
+    assert processes_running("sleep 987") == []
+
+
+def processes_running(command_line):
+    """The ids of processes whose command line is ``command_line``, read from /proc (a
+    minimal image has no pgrep)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes().replace(b"\0", b" ").strip() == \
+                    command_line.encode():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
 
 
 def test_the_report_states_the_isolation_in_force(starter):
@@ -336,14 +345,19 @@ def test_gradescope_results_and_json_report(tmp_path, starter):
     report, gradescope = json.loads(result.stdout), json.loads(results.read_text())
     assert set(report["parts"][0]) >= {"name", "passed", "total", "score"}
     assert set(report["total"]) >= {"passed", "total", "score"}
-    assert gradescope["score"] == 0 and gradescope["max_score"] == required_points("optimizers")
-    assert all(set(test) == {"name", "score", "max_score", "output", "visibility"} for test in gradescope["tests"])
+    assert gradescope["score"] == 0
+    assert set(gradescope) <= autograde.GRADESCOPE_RESULT_FIELDS
+    assert all(set(test) <= autograde.GRADESCOPE_TEST_FIELDS for test in gradescope["tests"])
     assert "not implemented yet" in gradescope["tests"][0]["output"]
     # The tests add up to the total; extra credit is shown, outside the maximum.
-    assert sum(test["max_score"] for test in gradescope["tests"]) == gradescope["max_score"]
-    assert any(test["output"].startswith("extra credit") for test in gradescope["tests"])
-    for words in ("Required total: 0/", "extra credit: 0/", "optimizers: 0/", f"Random seed: {report['seed']}"):
+    assert sum(test["max_score"] for test in gradescope["tests"]) == required_points("optimizers")
+    assert any(test["output"].startswith("extra credit, FAILED") for test in gradescope["tests"])
+    for words in ("Required total: 0/", "extra credit: 0/", "optimizers: 0/"):
         assert words in gradescope["output"]
+    # The seed and the sandbox are staff fields: in the JSON report's "staff", not in
+    # anything a student reads.
+    assert isinstance(report["staff"]["seed"], int) and report["staff"]["isolation"]
+    assert "seed" not in gradescope["output"].lower() and "sandbox" not in gradescope["output"].lower()
 
 
 @contextlib.contextmanager
@@ -356,7 +370,7 @@ def test_without_root_the_limits_still_apply_and_the_report_says_so(monkeypatch)
     report = autograde.grade(REPO_ROOT, parts=["optimizers"])
     assert report["total"]["score"] == 1.0
     summary = autograde.isolation_summary(report)
-    assert "dropping privileges needs root" in summary and "limits: CPU 300 s" in summary
+    assert "privileges could not be dropped" in summary and "limits: CPU 300 s" in summary
 
 
 def test_a_framework_counts_as_chosen_once_worked_in(starter):
@@ -381,7 +395,7 @@ def solution_with_notebooks(starter, tmp_path, worked_in):
     """The solution's student files with the solution's notebook for each framework in
     ``worked_in`` and the release's untouched one for the others."""
     root = tmp_path / "submission"
-    for name in bundle.STUDENT_FILES:
+    for name in bundle.STUDENT_FILES + bundle.EXTENDABLE_FILES:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes((REPO_ROOT / name).read_bytes())
     (root / "cs231n" / "__init__.py").write_text("")
@@ -417,7 +431,7 @@ def test_tensorflow_chosen_on_a_grader_without_it_is_not_the_students_failure(st
 def reference_values(tmp_path_factory):
     """The solution's values for every check, run part by part as the grader runs them."""
     folder = tmp_path_factory.mktemp("reference")
-    package = sandbox.build_sandbox(folder / "package", *autograde._grader_files())
+    package = sandbox.build_sandbox(folder / "package", *autograde._grader_files(), as_released=False)
     values = {}
     for number, part in enumerate(GRADABLE_HERE):
         checks = [(index, check.probe, check.params) for index, check in enumerate(CHECKS) if check.part == part]
@@ -505,7 +519,7 @@ def test_a_backward_check_does_not_depend_on_a_broken_forward(tmp_path):
 def solution_copy(tmp_path, edits):
     """The solution's student files with ``edits`` applied: {file: function(text) -> text}."""
     root = tmp_path / "bundle"
-    for name in bundle.STUDENT_FILES:
+    for name in bundle.STUDENT_FILES + bundle.EXTENDABLE_FILES:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes((REPO_ROOT / name).read_bytes())
     (root / "cs231n" / "__init__.py").write_text("")
@@ -528,7 +542,9 @@ def test_an_infinite_loop_times_out_alone_and_the_part_goes_on(tmp_path):
     elapsed = time.monotonic() - started
     part = report["parts"][0]
     failed = {check["name"]: check["message"] for check in part["checks"] if not check["passed"]}
-    assert failed == {check.name: f"timed out after {check_timeout} s" for check in looping}
+    # The composites that ran the looping affine_forward also point at its own check.
+    assert set(failed) == {check.name for check in looping}
+    assert all(message.startswith(f"timed out after {check_timeout} s") for message in failed.values())
     assert part["total"] == sum(1 for check in CHECKS if check.part == "FC layers")
     # Each looping check costs its timeout once (no retries), plus a generous allowance
     # for the reference run and the relaunches.
@@ -556,7 +572,7 @@ def test_an_ungradable_submission_still_writes_its_result(tmp_path, kind):
         assert report["status"] == "ungradable" and report["reason"]
         assert report["total"]["points"] == 0 and report["total"]["max_points"] == REQUIRED_TOTAL
     gradescope = json.loads(results.read_text())
-    assert gradescope["score"] == 0 and gradescope["max_score"] == REQUIRED_TOTAL
+    assert gradescope["score"] == 0 and sum(test["max_score"] for test in gradescope["tests"]) == REQUIRED_TOTAL
     assert "ungradable" in gradescope["tests"][-1]["output"]
 
 
@@ -572,7 +588,7 @@ def test_two_graders_at_once_both_give_full_marks(tmp_path):
     reports = [json.loads(output.read_text()) for output in outputs]
     assert [report["total"]["score"] for report in reports] == [1.0, 1.0]
     if IS_ROOT:
-        users = {report["isolation"]["user"] for report in reports}
+        users = {report["staff"]["isolation"]["user"] for report in reports}
         assert len(users) == 2, users
 
 
@@ -582,7 +598,7 @@ def test_the_same_seed_replays_the_same_messages(tmp_path):
 
     def messages(seed):
         report = autograde.grade(root, parts=["optimizers"], seed=seed)
-        assert report["seed"] == seed
+        assert report["staff"]["seed"] == seed
         return [check["message"] for check in report["parts"][0]["checks"]]
 
     first = messages(2026)

@@ -21,7 +21,7 @@ FAST = {"check_timeout": 2, "total_timeout": 40, "progress": False, "log": lambd
 
 
 def copy_student_files(source, root, edits=None):
-    for name in bundle.STUDENT_FILES:
+    for name in bundle.STUDENT_FILES + bundle.EXTENDABLE_FILES:
         target = root / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes((source / name).read_bytes())
@@ -100,7 +100,9 @@ def test_every_layout_gets_one_row_with_the_right_status(graded):
     assert {row["seed"] for row in rows.values()} == {"11"}
     assert all(len(row["submission_hash"]) == 64 for row in rows.values())
     for identifier in rows:
-        assert (out / "feedback" / f"{identifier}.txt").read_text().startswith("Graded ")
+        # The student's report: the status first, no staff field.
+        feedback = (out / "feedback" / f"{identifier}.txt").read_text()
+        assert feedback.startswith(("Status: ", "Note: ")) and "seed" not in feedback.lower()
         assert json.loads((out / "results" / f"{identifier}.json").read_text())["meta"]["id"] == identifier
     assert summary["graded"] == 6
 

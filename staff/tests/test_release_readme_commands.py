@@ -101,9 +101,10 @@ def first_listed_tasks(text):
 
 def complete(root):
     """Turn the release in ``root`` into the bundle of a student who did every task: the
-    solution's student files, and in every notebook the solution's code cells and
+    solution's student files (with its helper layer in layer_utils.py, where the original
+    invites students to put theirs), and in every notebook the solution's code cells and
     answers, with nothing run yet."""
-    for name in bundle.STUDENT_FILES:
+    for name in bundle.STUDENT_FILES + bundle.EXTENDABLE_FILES:
         shutil.copyfile(REPO_ROOT / name, root / name)
     for name in bundle.NOTEBOOKS:
         # The release keeps every cell but the solution-only ones and those papermill

@@ -1,0 +1,261 @@
+"""What the sandbox can rely on here, decided once per grader process before any grading.
+
+The launcher (staff/grading/launcher.py) takes the strongest confinement the machine
+allows. Mount namespaces made as root hide the grader's files whatever their
+permissions; everywhere else (root without CAP_SYS_ADMIN, as in Docker's default
+capabilities or a chroot) the submission runs as an unprivileged user that file
+permissions alone must keep out. This module makes that hold before the first
+submission is graded:
+
+* the sandbox's user must be able to run Python: when the grader's interpreter, its
+  standard library or its packages sit below a folder other users may not enter (a
+  home folder such as /root, a checkout in a private folder), the sandbox gets a mirror
+  of them made of hard links (no copy of the data where the file system allows it)
+  in a folder only root may write;
+* the sandbox's user must not be able to read the grader's folder: when it could, the
+  grader stops with one error saying how to close it, instead of grading anyone;
+* a grader that is not root has no other user to run submissions as, so only user
+  namespaces can hide its files from them: where the kernel refuses those, it stops with
+  one error too, unless staff accept running submissions unconfined (``--unconfined``,
+  for code they trust, such as their own).
+"""
+import ctypes
+import hashlib
+import os
+import shutil
+import stat
+import sys
+import sysconfig
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .sandbox import SandboxUnavailable
+
+CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWUSER = 0x00020000, 0x40000000, 0x20000000, 0x10000000
+# Mirrors of the grader's Python for sandbox users, one folder per installation.
+MIRROR_FOLDER = Path("/tmp/cs231n-grader-python")
+# Files a package installer leaves that point at the grader's own checkout.
+EDITABLE_PREFIX = "__editable__"
+
+
+class ConfinementError(SandboxUnavailable):
+    """The sandbox cannot be made safe here; the message tells staff what to change."""
+
+
+@dataclass
+class Interpreter:
+    """The Python the sandbox runs: its executable, the folders it needs to see, and any
+    environment it needs (the mirror's shared library folder)."""
+    executable: str
+    folders: list
+    environment: dict = field(default_factory=dict)
+
+
+def _in_child(action):
+    """True when ``action`` succeeds in a forked child (which changes nothing here)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            action()
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+def _unshare(flags):
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(flags) != 0:
+        raise OSError(ctypes.get_errno(), "unshare")
+
+
+def _user_namespace_with_a_mount():
+    """What the launcher does without root: a user namespace (this user mapped to itself)
+    with mount, network and process namespaces, and a file system mounted in it."""
+    uid, gid = os.getuid(), os.getgid()
+    _unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID)
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as handle:
+            handle.write(text)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.mount(b"tmpfs", b"/tmp", b"tmpfs", ctypes.c_ulong(0), b"size=1m") != 0:
+        raise OSError(ctypes.get_errno(), "mount")
+
+
+_PROBED = {}
+
+
+def _probe(name, action):
+    if name not in _PROBED:
+        _PROBED[name] = sys.platform.startswith("linux") and _in_child(action)
+    return _PROBED[name]
+
+
+def mount_namespaces_work():
+    """True when this (root) process may make mount and network namespaces."""
+    return _probe("mount", lambda: _unshare(CLONE_NEWNS | CLONE_NEWNET))
+
+
+def user_namespaces_work():
+    """True when this process may make the user namespace the launcher makes without root."""
+    return _probe("user", _user_namespace_with_a_mount)
+
+
+def can_reach(path, uid, gid, want_read=False):
+    """True when a process of ``uid``/``gid`` (no other groups) can walk to ``path`` (every
+    folder on the way enterable) and, with ``want_read``, read it (list it, for a folder)."""
+    path = os.path.realpath(path)
+    parts = Path(path).parts
+    for depth in range(1, len(parts) + 1):
+        current = os.path.join(*parts[:depth])
+        try:
+            status = os.stat(current)
+        except OSError:
+            return False
+        last = depth == len(parts)
+        if last and not want_read:
+            return True
+        if status.st_uid == uid:
+            bits = status.st_mode >> 6
+        elif status.st_gid == gid:
+            bits = status.st_mode >> 3
+        else:
+            bits = status.st_mode
+        needed = 0o4 if last else 0o1
+        if not bits & needed:
+            return False
+    return True
+
+
+def _python_folders():
+    """The folders the interpreter needs: its base installation's library folder and the
+    environment's packages."""
+    library = Path(sysconfig.get_paths()["stdlib"]).resolve()
+    packages = {Path(sysconfig.get_paths()[key]).resolve() for key in ("purelib", "platlib")}
+    return library, sorted(packages)
+
+
+def _executable():
+    return Path(getattr(sys, "_base_executable", sys.executable)).resolve()
+
+
+def sandbox_interpreter(uid):
+    """The interpreter a sandbox process of ``uid`` runs: the grader's own when that user
+    can reach it, else a mirror of it (built on first use)."""
+    library, packages = _python_folders()
+    wanted = [_executable(), library / "os.py"] + [folder for folder in packages]
+    if all(can_reach(path, uid, uid, want_read=True) for path in wanted):
+        return Interpreter(sys.executable, [sys.prefix, sys.base_prefix])
+    return _mirror(library, packages)
+
+
+def _checked_folder(folder):
+    """``folder``, created if needed, refused unless it is root's own and closed to writers."""
+    folder.mkdir(mode=0o755, exist_ok=True)
+    status = os.lstat(folder)
+    if not stat.S_ISDIR(status.st_mode) or status.st_uid != os.geteuid() or status.st_mode & 0o022:
+        raise ConfinementError(f"{folder} is not a folder that only this grader's user may write; "
+                               "remove it so that the grader can keep its Python mirror there")
+    folder.chmod(0o755)
+    return folder
+
+
+def _link_tree(source, target, skip=lambda name: False):
+    """Recreate ``source`` at ``target``: folders made afresh (0755), files hard-linked
+    (copied where linking is impossible), links copied as links."""
+    target.mkdir(mode=0o755, parents=True, exist_ok=True)
+    for folder, subfolders, files in os.walk(source):
+        relative = Path(folder).relative_to(source)
+        for name in subfolders:
+            origin = Path(folder) / name
+            destination = target / relative / name
+            if origin.is_symlink():
+                os.symlink(os.readlink(origin), destination)
+            else:
+                destination.mkdir(mode=0o755)
+        subfolders[:] = [name for name in subfolders if not (Path(folder) / name).is_symlink()]
+        for name in files:
+            if skip(name):
+                continue
+            origin, destination = Path(folder) / name, target / relative / name
+            if origin.is_symlink():
+                os.symlink(os.readlink(origin), destination)
+                continue
+            try:
+                os.link(origin, destination)
+            except OSError:
+                shutil.copy2(origin, destination)
+
+
+def _mirror(library, packages):
+    """A hard-linked copy of the interpreter, its standard library and its packages, laid
+    out as a virtual environment in a folder other users can reach but not write."""
+    executable = _executable()
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    digest = hashlib.sha256()
+    for path in [executable, library] + packages:
+        digest.update(str(path).encode() + b"\0" + str(os.stat(path).st_mtime_ns).encode() + b"\0")
+    root = _checked_folder(MIRROR_FOLDER) / digest.hexdigest()[:16]
+    venv = root / "venv"
+    interpreter = Interpreter(str(venv / "bin" / "python"), [str(root)],
+                              {"LD_LIBRARY_PATH": str(root / "base" / "lib")})
+    if (root / "complete").is_file():
+        return interpreter
+    partial = root.with_name(f"{root.name}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    base = partial / "base"
+    (base / "bin").mkdir(mode=0o755, parents=True)
+    os.link(executable, base / "bin" / version)
+    base_library = executable.parent.parent / "lib"
+    for shared in base_library.glob("libpython*.so*"):
+        (base / "lib").mkdir(mode=0o755, exist_ok=True)
+        os.symlink(os.readlink(shared), base / "lib" / shared.name) if shared.is_symlink() \
+            else os.link(shared, base / "lib" / shared.name)
+    _link_tree(library, base / "lib" / version)
+    site = partial / "venv" / "lib" / version / "site-packages"
+    for folder in packages:
+        _link_tree(folder, site, skip=lambda name: name.startswith(EDITABLE_PREFIX))
+    (partial / "venv" / "bin").mkdir(mode=0o755)
+    os.symlink(f"../../base/bin/{version}", partial / "venv" / "bin" / "python")
+    (partial / "venv" / "pyvenv.cfg").write_text(
+        f"home = {root / 'base' / 'bin'}\ninclude-system-site-packages = false\n"
+        f"version = {sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}\n")
+    (partial / "complete").write_text("")
+    for path in (partial, partial / "venv", partial / "base"):
+        path.chmod(0o755)
+    try:
+        os.rename(partial, root)
+    except OSError:  # another grader finished the same mirror first
+        shutil.rmtree(partial, ignore_errors=True)
+    return interpreter
+
+
+def check_grader_is_closed(grader_root, uid):
+    """Raise ConfinementError when a sandbox process of ``uid`` could read the grader's
+    folder, which only permissions protect on this machine."""
+    if can_reach(grader_root, uid, uid, want_read=False) and any(
+            can_reach(grader_root / name, uid, uid, want_read=True) for name in ("cs231n/layers.py", "staff")):
+        raise ConfinementError(
+            f"the grader's folder {grader_root} can be read by other users, and this machine does not "
+            "let the grader hide it (no mount namespaces: CAP_SYS_ADMIN is missing, as with Docker's "
+            f"default capabilities). Close it before grading: chmod 700 {grader_root}")
+
+
+def plan(uid, grader_root, unconfined=False):
+    """The interpreter for sandboxes of ``uid`` (None: not root), after checking that
+    permissions alone keep them out of ``grader_root`` where namespaces are unavailable,
+    and that a grader without root can make user namespaces (unless ``unconfined``).
+    Raises ConfinementError, before anything is graded, when they would not."""
+    if uid is None:
+        if not unconfined and not user_namespaces_work():
+            raise ConfinementError(
+                "this grader is not root, so it cannot run submissions as another user, and this "
+                "machine refuses it user namespaces, so it cannot hide its files from them either: a "
+                "submission could read the solution and everything this user can read. Grade as root "
+                "(for example in a container), or pass --unconfined to grade code you trust anyway")
+        return Interpreter(sys.executable, [sys.prefix, sys.base_prefix])
+    if mount_namespaces_work():
+        return Interpreter(sys.executable, [sys.prefix, sys.base_prefix])
+    check_grader_is_closed(Path(grader_root), uid)
+    return sandbox_interpreter(uid)
