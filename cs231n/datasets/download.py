@@ -11,7 +11,6 @@ second run waits (and says so) until the first is done, then finds the data ther
 Every failure ends in an error message and exit status 1, never a traceback.
 """
 import argparse
-import fcntl
 import hashlib
 import http.client
 import os
@@ -20,6 +19,7 @@ import signal
 import sys
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -162,12 +162,36 @@ def check_url(url):
         )
 
 
+try:
+    import fcntl
+except ImportError:  # Windows: byte-range locks through msvcrt instead of flock
+    fcntl = None
+    import msvcrt
+
+
+def _lock(handle, wait):
+    """Lock the open file ``handle`` exclusively; without ``wait``, raise BlockingIOError
+    at once when another process holds the lock."""
+    if fcntl is not None:
+        fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        return
+    while True:
+        try:
+            msvcrt.locking(handle, msvcrt.LK_NBLCK, 1)
+            return
+        except OSError:
+            if not wait:
+                raise BlockingIOError("the lock is held by another process") from None
+            time.sleep(1)
+
+
 @contextmanager
 def destination_lock(dest):
     """Hold a lock on dest for the duration of the block, waiting for any other run.
 
-    The lock is an flock on a hidden file next to dest; the kernel releases it when the
-    holder exits, even when killed, so a crashed run never blocks the next one. On a
+    The lock is an flock (on Windows, a byte-range lock) on a hidden file next to dest;
+    the system releases it when the holder exits, even when killed, so a crashed run
+    never blocks the next one. On a
     file system without locks (some network and FUSE mounts) the run goes on unguarded,
     with a note.
     """
@@ -178,11 +202,11 @@ def destination_lock(dest):
         raise _unwritable(dest.parent, exc) from exc
     try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _lock(handle, wait=False)
         except BlockingIOError:
             print(f"Another run is fetching CIFAR-10 into {dest}; waiting for it to finish...",
                   flush=True)
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            _lock(handle, wait=True)
         except OSError as exc:
             print(f"Note: {dest.parent} does not support file locks ({exc.strerror}); a second "
                   f"run started now would not wait for this one.", flush=True)
