@@ -276,7 +276,8 @@ def main(argv=None):
     parser.add_argument("--url", default=CIFAR10_URL, help="where to download the archive from")
     args = parser.parse_args(argv)
     for name in ("SIGTERM", "SIGHUP"):
-        signal.signal(getattr(signal, name), _exit_on_signal)
+        if hasattr(signal, name):  # Windows has no SIGHUP
+            signal.signal(getattr(signal, name), _exit_on_signal)
     try:
         ensure_cifar10(args.dest, args.archive, args.url)
     except DatasetError as exc:
