@@ -6,6 +6,11 @@ samples; pooling runs one pass over the input. The loops live in the compiled
 extension cs231n.im2col_cython; when it cannot be imported, vectorized NumPy versions
 take over (slower, same results) after a one-time warning.
 
+With SciPy's own BLAS at hand, the compiled conv kernels hand whole chunks of samples to
+their threads, each chunk lowered and multiplied by one thread with a single-threaded
+product; otherwise the chunks go one after another, each lowered by the compiled
+kernel and multiplied by NumPy's BLAS.
+
 The compiled loops run on as many threads as NumPy's BLAS is allowed at the time of the
 call, so one setting governs both the matrix products and the loops around them:
 OPENBLAS_NUM_THREADS / OMP_NUM_THREADS before NumPy is imported, or
@@ -70,6 +75,43 @@ def _blas_thread_limit_reader():
 
 
 _kernel_threads = _blas_thread_limit_reader()
+
+
+def _scipy_blas_for_threads():
+    """A function that readies SciPy's BLAS for the compiled conv kernels, or None.
+
+    The kernels call scipy.linalg.cython_blas from several threads at once, one product
+    per thread; threads of the BLAS's own inside each would fight ours for the cores, so
+    the library must run each call on one thread. That can be set without touching
+    NumPy's BLAS only where SciPy ships a BLAS of its own, as its wheels do (a conda
+    environment shares one OpenBLAS between the two). Elsewhere, or without SciPy, the
+    conv layers multiply with NumPy's BLAS, chunk after chunk. The function sets the
+    limit again at each call: threadpoolctl.threadpool_limits(n) sets it for every BLAS.
+    """
+    if _kernels is None:
+        return None
+    try:
+        import scipy
+        from scipy.linalg import cython_blas
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    folder = os.path.dirname(os.path.abspath(scipy.__file__))
+    # Its wheels keep the library inside the package or in scipy.libs beside it.
+    own = [library for library in ThreadpoolController().select(user_api="blas").lib_controllers
+           if os.path.abspath(library.filepath).startswith((folder + os.sep, folder + ".libs" + os.sep))]
+    if not own:
+        return None
+    _kernels.use_blas(cython_blas.__pyx_capi__["sgemm"], cython_blas.__pyx_capi__["dgemm"])
+
+    def one_thread_each():
+        for library in own:
+            if library.get_num_threads() != 1:
+                library.set_num_threads(1)
+    return one_thread_each
+
+
+_ready_scipy_blas = _scipy_blas_for_threads()
 
 _fallback_announced = False
 
@@ -213,6 +255,18 @@ def _swap_leading_axes(source, out, shift=None):
         np.add(source.transpose(1, 0, 2), shift[:, None], out=out)
 
 
+def _threads_multiply(out, field_size):
+    """Whether the compiled conv kernels run the products too (readying SciPy's BLAS).
+
+    Not on the NumPy fallback, not without SciPy's own BLAS, and not for empty products,
+    which the chunk-after-chunk code handles like any other.
+    """
+    if _kernels is None or _ready_scipy_blas is None or out.size == 0 or field_size == 0:
+        return False
+    _ready_scipy_blas()
+    return True
+
+
 def conv_forward_fast(x, w, b, conv_param):
     """Fast equivalent of layers.conv_forward_naive (same inputs, same output).
 
@@ -230,21 +284,25 @@ def conv_forward_fast(x, w, b, conv_param):
     num_samples = x.shape[0]
     # Explicit sizes rather than -1: reshape cannot infer a dimension of an empty array.
     field_size = channels * field_height * field_width
-    w_matrix = np.asarray(w, dtype=dtype).reshape(num_filters, field_size)
+    w_matrix = np.ascontiguousarray(w, dtype=dtype).reshape(num_filters, field_size)
     bias = np.ascontiguousarray(b, dtype=dtype).reshape(num_filters)
     positions = out_shape[0] * out_shape[1]
     out = np.empty((num_samples, num_filters, positions), dtype=dtype)
     step = _chunk_size(num_samples, field_size * positions * dtype.itemsize,
                        _kernels is not None)
-    product_buffer = np.empty(num_filters * step * positions, dtype=dtype)
-    for chunk, chunk_cols in _column_chunks(x, step, field_height, field_width, stride, pad,
-                                            positions):
-        size = chunk.stop - chunk.start
-        # (F, K) @ (K, n P): the whole chunk in one product, whose (F, n, P) result goes
-        # to the (n, F, P) output with the biases added on the way.
-        product = _leading_matrix(product_buffer, num_filters, size * positions)
-        np.matmul(w_matrix, chunk_cols, out=product)
-        _swap_leading_axes(product.reshape(num_filters, size, positions), out[chunk], bias)
+    if _threads_multiply(out, field_size):
+        _kernels.conv_forward(x, w_matrix, bias, out, field_height, field_width, stride, pad,
+                              step, _kernel_threads())
+    else:
+        product_buffer = np.empty(num_filters * step * positions, dtype=dtype)
+        for chunk, chunk_cols in _column_chunks(x, step, field_height, field_width, stride,
+                                                pad, positions):
+            size = chunk.stop - chunk.start
+            # (F, K) @ (K, n P): the whole chunk in one product, whose (F, n, P) result
+            # goes to the (n, F, P) output with the biases added on the way.
+            product = _leading_matrix(product_buffer, num_filters, size * positions)
+            np.matmul(w_matrix, chunk_cols, out=product)
+            _swap_leading_axes(product.reshape(num_filters, size, positions), out[chunk], bias)
     out = out.reshape(num_samples, num_filters, *out_shape)
     cache = (x, w, b, conv_param)
     return out, cache
@@ -271,15 +329,19 @@ def conv_backward_fast(dout, cache, *, input_gradient=True):
     dtype = _float_dtype(x, w)
     x = np.ascontiguousarray(x, dtype=dtype)
     field_size = channels * field_height * field_width
-    w_matrix = np.asarray(w, dtype=dtype).reshape(num_filters, field_size)
+    w_matrix = np.ascontiguousarray(w, dtype=dtype).reshape(num_filters, field_size)
     positions = out_height * out_width
     dout = np.ascontiguousarray(dout, dtype=dtype).reshape(num_samples, num_filters, positions)
     db = dout.sum(axis=(0, 2)).astype(np.result_type(b, dtype), copy=False)
     dw = np.zeros((num_filters, field_size), dtype=dtype)
-    chunk_dw = np.empty_like(dw)
     dx = np.zeros(x.shape, dtype=dtype) if input_gradient else None
     step = _chunk_size(num_samples, field_size * positions * dtype.itemsize,
                        _kernels is not None)
+    if _threads_multiply(dout, field_size):
+        _kernels.conv_backward(x, w_matrix, dout, dw, dx, field_height, field_width, stride,
+                               pad, step, _kernel_threads())
+        return dx, dw.reshape(w.shape), db
+    chunk_dw = np.empty_like(dw)
     dcols_buffer = np.empty(field_size * step * positions, dtype=dtype) if input_gradient else None
     dout_buffer = np.empty(num_filters * step * positions, dtype=dtype)
     for chunk, chunk_cols in _column_chunks(x, step, field_height, field_width, stride, pad,

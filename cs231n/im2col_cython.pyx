@@ -16,15 +16,25 @@ Every kernel splits its work over (sample, channel) planes with OpenMP (prange, 
 released), num_threads at a time. A plane's values are read and written by the one
 thread that owns the plane, in the same order whatever the thread count, so no two
 threads write the same memory and the results are bitwise identical for any
-num_threads. Built without OpenMP (see setup.py) the same loops run serially.
+num_threads. The planes go out in shrinking blocks to whichever thread is free (OpenMP's
+guided schedule), so that a thread that shares its core with another program takes less
+of the work instead of holding the others up. Built without OpenMP (see setup.py) the
+same loops run serially.
+
+conv_forward and conv_backward split a whole convolution over chunks of samples instead:
+each chunk is one thread's job, from lowering its samples into the thread's own columns
+to multiplying them with a single-threaded BLAS product (SciPy's, see use_blas). A chunk
+of products is enough work for a thread, where the BLAS splitting one small product over
+its own threads is not.
 
 Bounds checking is off. Every kernel first checks, in constant time, that its arrays'
 shapes agree with the geometry it is given (raising ValueError otherwise), and every
 index it then forms stays within those shapes; max_pool_backward also checks each stored
 winner against the plane size, since that index comes from data, not from a shape.
 """
+from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 from cython cimport floating
-from cython.parallel cimport prange, threadid
+from cython.parallel cimport parallel, prange, threadid
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy, memset
 
@@ -132,7 +142,7 @@ def im2col(const floating[:, :, :, ::1] x, floating[:, :, ::1] cols,
                                                       sizeof(floating))
     if padded_planes == NULL:
         raise MemoryError()
-    for plane_index in prange(N * C, nogil=True, schedule="static", num_threads=team):
+    for plane_index in prange(N * C, nogil=True, schedule="guided", num_threads=team):
         n = plane_index // C
         c = plane_index % C
         _im2col_plane(&x[n, c, 0, 0], padded_planes + threadid() * padded_size,
@@ -196,7 +206,7 @@ def col2im(const floating[:, :, ::1] cols, floating[:, :, :, ::1] dx,
                                                       sizeof(floating))
     if padded_planes == NULL:
         raise MemoryError()
-    for plane_index in prange(N * C, nogil=True, schedule="static", num_threads=team):
+    for plane_index in prange(N * C, nogil=True, schedule="guided", num_threads=team):
         n = plane_index // C
         c = plane_index % C
         _col2im_plane(&cols[c * fields, n, 0], row_step, padded_planes + threadid() * padded_size,
@@ -266,7 +276,7 @@ def max_pool_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
     if x.shape[2] * W > 2147483647:
         raise ValueError(f"planes of {x.shape[2]}x{W} pixels are too large for int winners")
     cdef int team = _team_size(num_threads, N * C, N * C * x.shape[2] * W)
-    for plane_index in prange(N * C, nogil=True, schedule="static", num_threads=team):
+    for plane_index in prange(N * C, nogil=True, schedule="guided", num_threads=team):
         n = plane_index // C
         c = plane_index % C
         _max_pool_plane(&x[n, c, 0, 0], &out[n, c, 0, 0], &argmax[n, c, 0, 0], W,
@@ -309,7 +319,7 @@ def max_pool_backward(const floating[:, :, :, ::1] dout, const int[:, :, :, ::1]
     cdef int team = _team_size(num_threads, N * C, N * C * out_h * out_w)
     # Overlapping windows can share a winner, but only within their own plane, which
     # one thread owns; the count of bad planes is a reduction, safe to share.
-    for plane_index in prange(N * C, nogil=True, schedule="static", num_threads=team):
+    for plane_index in prange(N * C, nogil=True, schedule="guided", num_threads=team):
         n = plane_index // C
         c = plane_index % C
         bad_planes += _unpool_plane(&dout[n, c, 0, 0], &argmax[n, c, 0, 0], &dx[n, c, 0],
@@ -336,7 +346,7 @@ def swap_leading_axes(const floating[:, :, ::1] source, floating[:, :, ::1] out,
         raise ValueError(f"source {(A, B, P)}, output {(out.shape[0], out.shape[1], out.shape[2])}"
                          f" and shift {None if not shifted else (shift.shape[0],)} do not agree")
     cdef int team = _team_size(num_threads, A * B, A * B * P)
-    for row in prange(A * B, nogil=True, schedule="static", num_threads=team):
+    for row in prange(A * B, nogil=True, schedule="guided", num_threads=team):
         a = row // B
         b = row % B
         if shifted:
@@ -345,3 +355,244 @@ def swap_leading_axes(const floating[:, :, ::1] source, floating[:, :, ::1] out,
                 out[b, a, p] = source[a, b, p] + amount
         else:
             memcpy(&out[b, a, 0], &source[a, b, 0], P * sizeof(floating))
+
+
+# The BLAS's matrix products as SciPy's cython_blas exports them: Fortran's column-major
+# sgemm and dgemm, every argument by pointer. NULL until use_blas sets them.
+ctypedef void (*_sgemm_t)(char *, char *, int *, int *, int *, float *, float *, int *,
+                          float *, int *, float *, float *, int *) noexcept nogil
+ctypedef void (*_dgemm_t)(char *, char *, int *, int *, int *, double *, double *, int *,
+                          double *, int *, double *, double *, int *) noexcept nogil
+cdef _sgemm_t _sgemm = NULL
+cdef _dgemm_t _dgemm = NULL
+
+
+def use_blas(sgemm, dgemm):
+    """Give conv_forward and conv_backward their products: scipy.linalg.cython_blas's
+    sgemm and dgemm capsules (its __pyx_capi__), whose names are their C signatures.
+
+    The kernels call them from several threads at once, one product per thread, so the
+    library behind them should run each call on one thread (fast_layers.py sees to it).
+    """
+    global _sgemm, _dgemm
+    _sgemm = <_sgemm_t>PyCapsule_GetPointer(sgemm, PyCapsule_GetName(sgemm))
+    _dgemm = <_dgemm_t>PyCapsule_GetPointer(dgemm, PyCapsule_GetName(dgemm))
+
+
+cdef void _product(bint transpose_a, bint transpose_b, int rows, int columns, int inner,
+                   const floating *a, const floating *b, floating *c) noexcept nogil:
+    """c (rows, columns) = op(a) @ op(b), every matrix row-major and contiguous, op(m) the
+    transpose of m where asked (a then holds (inner, rows), b (columns, inner)).
+
+    A row-major matrix is its transpose in column-major order, so the Fortran product
+    computes c.T = op(b).T @ op(a).T: b comes first, with the same transposition flags.
+    Leading dimensions are at least 1, as the BLAS requires even of empty matrices.
+    """
+    cdef char op_a = b'T' if transpose_a else b'N'
+    cdef char op_b = b'T' if transpose_b else b'N'
+    cdef int lda = max(1, rows if transpose_a else inner)
+    cdef int ldb = max(1, inner if transpose_b else columns)
+    cdef int ldc = max(1, columns)
+    cdef floating one = 1, zero = 0
+    if floating is float:
+        _sgemm(&op_b, &op_a, &columns, &rows, &inner, &one, <float *>b, &ldb,
+               <float *>a, &lda, &zero, c, &ldc)
+    else:
+        _dgemm(&op_b, &op_a, &columns, &rows, &inner, &one, <double *>b, &ldb,
+               <double *>a, &lda, &zero, c, &ldc)
+
+
+cdef void _lower_chunk(const floating *images, Py_ssize_t size, Py_ssize_t C, floating *cols,
+                       floating *padded, Py_ssize_t H, Py_ssize_t W, Py_ssize_t pad,
+                       Py_ssize_t field_height, Py_ssize_t field_width, Py_ssize_t stride,
+                       Py_ssize_t out_h, Py_ssize_t out_w) noexcept nogil:
+    """Columns (C * HH * WW, size, H' * W') of size consecutive images (C, H, W)."""
+    cdef Py_ssize_t s, c, positions = out_h * out_w
+    cdef Py_ssize_t row_step = size * positions, fields = field_height * field_width
+    for s in range(size):
+        for c in range(C):
+            _im2col_plane(images + (s * C + c) * H * W, padded,
+                          cols + c * fields * row_step + s * positions, row_step, H, W, pad,
+                          field_height, field_width, stride, out_h, out_w)
+
+
+cdef int _check_conv(tuple x_shape, tuple w_shape, tuple out_shape, Py_ssize_t field_height,
+                     Py_ssize_t field_width, Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t step,
+                     Py_ssize_t *out_h, Py_ssize_t *out_w) except -1:
+    """ValueError unless w is (F, C * HH * WW) and out (N, F, H' * W') for x (N, C, H, W)
+    and the sizes fit the BLAS's int; RuntimeError before use_blas. Sets H' and W'."""
+    N, C, H, W = x_shape
+    out_h[0] = _output_size(H, field_height, stride, pad)
+    out_w[0] = _output_size(W, field_width, stride, pad)
+    F = w_shape[0]
+    expected = (F, C * field_height * field_width), (N, F, out_h[0] * out_w[0])
+    if (w_shape, out_shape) != expected or step < 1:
+        raise ValueError(f"filters {w_shape}, output {out_shape} and chunks of {step} "
+                         f"samples do not match images {x_shape} with {field_height}x"
+                         f"{field_width} windows, stride {stride}, pad {pad}: expected "
+                         f"{expected} and at least one sample")
+    if max(F, w_shape[1], min(step, N) * out_h[0] * out_w[0]) > 2147483647:
+        raise ValueError(f"a chunk of {step} samples is too large for the BLAS's int sizes")
+    if _sgemm == NULL:
+        raise RuntimeError("use_blas has not been called")
+    return 0
+
+
+cdef Py_ssize_t _aligned(Py_ssize_t values) noexcept nogil:
+    """values rounded up to a positive multiple of 64: the size of one thread's part of a
+    shared buffer, so that the parts start on cache lines of their own."""
+    return (max(values, 1) + 63) // 64 * 64
+
+
+def conv_forward(const floating[:, :, :, ::1] x, const floating[:, ::1] w,
+                 const floating[::1] bias, floating[:, :, ::1] out,
+                 Py_ssize_t field_height, Py_ssize_t field_width, Py_ssize_t stride,
+                 Py_ssize_t pad, Py_ssize_t step, Py_ssize_t num_threads=1):
+    """out (N, F, H' * W') = x (N, C, H, W) convolved with the filter matrix w
+    (F, C * HH * WW), plus bias (F,), step samples at a time.
+
+    Each chunk of samples is one thread's whole job: it lowers the chunk into its own
+    columns, multiplies them by w in one single-threaded product and writes the chunk's
+    output with its biases. The chunks go to whichever thread is free (a thread slowed by
+    another program on its core takes fewer), and none depends on which thread ran it.
+    """
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t F = w.shape[0], K = w.shape[1]
+    cdef Py_ssize_t out_h, out_w
+    _check_conv((N, C, H, W), (F, K), (out.shape[0], out.shape[1], out.shape[2]),
+                field_height, field_width, stride, pad, step, &out_h, &out_w)
+    if bias.shape[0] != F:
+        raise ValueError(f"{bias.shape[0]} biases for {F} filters")
+    cdef Py_ssize_t positions = out_h * out_w
+    cdef Py_ssize_t num_chunks = (N + step - 1) // step
+    cdef int team = _team_size(num_threads, num_chunks, K * N * positions)
+    cdef Py_ssize_t padded_size = _aligned((H + 2 * pad) * (W + 2 * pad))
+    cdef Py_ssize_t cols_size = _aligned(K * min(step, N) * positions)
+    cdef Py_ssize_t work_size = cols_size + _aligned(F * min(step, N) * positions)
+    cdef floating *padded_planes = <floating *>calloc(team * padded_size, sizeof(floating))
+    cdef floating *work = <floating *>malloc(team * work_size * sizeof(floating))
+    if padded_planes == NULL or work == NULL:
+        free(padded_planes)
+        free(work)
+        raise MemoryError()
+    cdef Py_ssize_t chunk, start, size, s, f, p, thread
+    cdef floating amount
+    cdef floating *cols
+    cdef floating *product
+    cdef floating *target
+    cdef const floating *source
+    for chunk in prange(num_chunks, nogil=True, schedule="dynamic", num_threads=team):
+        thread = threadid()
+        cols = work + thread * work_size
+        product = cols + cols_size
+        start = chunk * step
+        size = min(step, N - start)
+        _lower_chunk(&x[start, 0, 0, 0], size, C, cols, padded_planes + thread * padded_size,
+                     H, W, pad, field_height, field_width, stride, out_h, out_w)
+        _product(False, False, <int>F, <int>(size * positions), <int>K, &w[0, 0], cols, product)
+        # The (F, size, P) product to the (size, F, P) output, biases added on the way.
+        for f in range(F):
+            amount = bias[f]
+            for s in range(size):
+                source = product + (f * size + s) * positions
+                target = &out[start + s, f, 0]
+                for p in range(positions):
+                    target[p] = source[p] + amount
+    free(work)
+    free(padded_planes)
+
+
+# The backward pass's filter gradient is summed over chunks in chunk order, whichever
+# thread computed each: the chunks go this many at a time, each product to its own slot,
+# and the slots are then added onto dw in order. More chunks at a time wait less on the
+# slowest, but each holds F * C * HH * WW values.
+cdef enum:
+    CHUNKS_PER_ROUND = 32
+
+
+def conv_backward(const floating[:, :, :, ::1] x, const floating[:, ::1] w,
+                  const floating[:, :, ::1] dout, floating[:, ::1] dw,
+                  floating[:, :, :, ::1] dx, Py_ssize_t field_height, Py_ssize_t field_width,
+                  Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t step,
+                  Py_ssize_t num_threads=1):
+    """Add the gradients of conv_forward for the upstream gradient dout (N, F, H' * W')
+    onto dw (F, C * HH * WW) and, unless it is None, dx (N, C, H, W).
+
+    As in conv_forward, each chunk is one thread's job, from its columns to its products;
+    the result does not depend on the number of threads (see CHUNKS_PER_ROUND).
+    """
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t F = w.shape[0], K = w.shape[1]
+    cdef Py_ssize_t out_h, out_w
+    _check_conv((N, C, H, W), (F, K), (dout.shape[0], dout.shape[1], dout.shape[2]),
+                field_height, field_width, stride, pad, step, &out_h, &out_w)
+    cdef Py_ssize_t positions = out_h * out_w
+    cdef bint input_gradient = dx is not None
+    if (dw.shape[0], dw.shape[1]) != (F, K) or (
+            input_gradient and (dx.shape[0], dx.shape[1], dx.shape[2], dx.shape[3]) != (N, C, H, W)):
+        raise ValueError(f"the filter gradient {(dw.shape[0], dw.shape[1])} must be {(F, K)} "
+                         f"and the input gradient {(N, C, H, W)}")
+    cdef Py_ssize_t num_chunks = (N + step - 1) // step
+    cdef int team = _team_size(num_threads, num_chunks, K * N * positions)
+    cdef Py_ssize_t fields = field_height * field_width
+    cdef Py_ssize_t padded_size = _aligned((H + 2 * pad) * (W + 2 * pad))
+    cdef Py_ssize_t cols_size = _aligned(K * min(step, N) * positions)
+    cdef Py_ssize_t dout_size = _aligned(F * min(step, N) * positions)
+    cdef Py_ssize_t work_size = 2 * cols_size + dout_size + padded_size
+    # The zero-bordered planes of the lowering must stay zero outside their insides;
+    # the planes of col2im's sums are cleared by each use, so they go with the rest.
+    cdef floating *padded_planes = <floating *>calloc(team * padded_size, sizeof(floating))
+    cdef floating *work = <floating *>malloc(team * work_size * sizeof(floating))
+    cdef floating *slots = <floating *>malloc(
+        max(1, min(CHUNKS_PER_ROUND, num_chunks) * F * K) * sizeof(floating))
+    if padded_planes == NULL or work == NULL or slots == NULL:
+        free(padded_planes)
+        free(work)
+        free(slots)
+        raise MemoryError()
+    cdef Py_ssize_t first, last, chunk, start, size, s, c, f, k, thread
+    cdef floating *cols
+    cdef floating *chunk_dout
+    cdef floating *dcols
+    cdef floating *sum_plane
+    cdef floating *slot
+    cdef floating *gradient
+    for first in range(0, num_chunks, CHUNKS_PER_ROUND):
+        last = min(first + CHUNKS_PER_ROUND, num_chunks)
+        for chunk in prange(first, last, nogil=True, schedule="dynamic", num_threads=team):
+            thread = threadid()
+            cols = work + thread * work_size
+            chunk_dout = cols + cols_size
+            dcols = chunk_dout + dout_size
+            sum_plane = dcols + cols_size
+            start = chunk * step
+            size = min(step, N - start)
+            _lower_chunk(&x[start, 0, 0, 0], size, C, cols, padded_planes + thread * padded_size,
+                         H, W, pad, field_height, field_width, stride, out_h, out_w)
+            # The chunk's upstream gradient as one (F, n H' W') matrix, in the columns' order.
+            for f in range(F):
+                for s in range(size):
+                    memcpy(chunk_dout + (f * size + s) * positions, &dout[start + s, f, 0],
+                           positions * sizeof(floating))
+            # (F, n P) @ (n P, K) to the chunk's slot, and (K, F) @ (F, n P).
+            _product(False, True, <int>F, <int>K, <int>(size * positions), chunk_dout, cols,
+                     slots + (chunk - first) * F * K)
+            if input_gradient:
+                _product(True, False, <int>K, <int>(size * positions), <int>F, &w[0, 0],
+                         chunk_dout, dcols)
+                for s in range(size):
+                    for c in range(C):
+                        _col2im_plane(dcols + c * fields * size * positions + s * positions,
+                                      size * positions, sum_plane, &dx[start + s, c, 0, 0],
+                                      H, W, pad, field_height, field_width, stride, out_h,
+                                      out_w)
+        # Each row of dw is one thread's, its slots added in chunk order.
+        for f in prange(F, nogil=True, schedule="static", num_threads=team):
+            gradient = &dw[f, 0]
+            for chunk in range(first, last):
+                slot = slots + ((chunk - first) * F + f) * K
+                for k in range(K):
+                    gradient[k] += slot[k]
+    free(slots)
+    free(work)
+    free(padded_planes)

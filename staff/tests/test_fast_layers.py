@@ -4,9 +4,11 @@ import sys
 import types
 import warnings
 
+import os
+
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 import cs231n
 from cs231n import fast_layers
@@ -46,9 +48,26 @@ POOL_GEOMETRIES = [
 ]
 
 
-@pytest.mark.parametrize("x_shape, w_shape, stride, pad", CONV_GEOMETRIES)
-def test_fast_conv_equals_naive(kernels, x_shape, w_shape, stride, pad):
-    rng = np.random.default_rng(sum(x_shape) + sum(w_shape) + pad)
+@pytest.fixture(params=["threads' products", "NumPy's products", "numpy"])
+def conv_path(request, monkeypatch):
+    """The conv layers' path under test: the compiled kernels with each thread running
+    its own products on SciPy's BLAS (skipped without it), the compiled kernels with
+    NumPy's BLAS multiplying chunk after chunk, or the NumPy fallback."""
+    if request.param == "numpy":
+        with fast_layers.numpy_fallback():
+            yield request.param
+        return
+    if not fast_layers.compiled_kernels_available():
+        pytest.skip("the Cython extension is not built")
+    if request.param == "NumPy's products":
+        monkeypatch.setattr(fast_layers, "_ready_scipy_blas", None)
+    elif fast_layers._ready_scipy_blas is None:
+        pytest.skip("no BLAS of SciPy's own to give the kernels' threads")
+    yield request.param
+
+
+def assert_fast_conv_equals_naive(x_shape, w_shape, stride, pad, seed):
+    rng = np.random.default_rng(seed)
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     b = rng.standard_normal(w_shape[0])
     conv_param = {"stride": stride, "pad": pad}
@@ -63,7 +82,32 @@ def test_fast_conv_equals_naive(kernels, x_shape, w_shape, stride, pad):
         assert rel_error(naive, fast) < 1e-9
 
 
-def test_fast_conv_in_one_sample_chunks_equals_naive(kernels, monkeypatch):
+@pytest.mark.parametrize("x_shape, w_shape, stride, pad", CONV_GEOMETRIES)
+def test_fast_conv_equals_naive(conv_path, x_shape, w_shape, stride, pad):
+    assert_fast_conv_equals_naive(x_shape, w_shape, stride, pad,
+                                  seed=sum(x_shape) + sum(w_shape) + pad)
+
+
+def random_conv_geometry(rng):
+    """(x shape, w shape, stride, pad): 1-4 samples, channels and rows of windows, windows
+    of 1-5 pixels a side, stride 1-3, padding 0-3, and an image that the windows tile."""
+    stride, pad = int(rng.integers(1, 4)), int(rng.integers(0, 4))
+    field = [int(size) for size in rng.integers(1, 6, size=2)]
+    # Each side as the windows tile it, at least one pixel of image inside the padding.
+    image = [max(1, (int(rows) - 1) * stride + size - 2 * pad)
+             for rows, size in zip(rng.integers(1, 5, size=2), field)]
+    image = [side + (-(side + 2 * pad - size)) % stride for side, size in zip(image, field)]
+    channels = int(rng.integers(1, 5))
+    return ((int(rng.integers(1, 5)), channels, *image),
+            (int(rng.integers(1, 6)), channels, *field), stride, pad)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_fast_conv_equals_naive_on_random_geometries(conv_path, seed):
+    assert_fast_conv_equals_naive(*random_conv_geometry(np.random.default_rng(seed)), seed=seed)
+
+
+def test_fast_conv_in_one_sample_chunks_equals_naive(conv_path, monkeypatch):
     # Big batches are lowered a few samples at a time; force one sample per chunk.
     monkeypatch.setattr(fast_layers, "_CHUNK_BYTES", 1)
     monkeypatch.setattr(fast_layers, "_FALLBACK_CHUNK_BYTES", 1)
@@ -136,7 +180,7 @@ def test_fast_pool_nan_wins_like_naive(kernels, dtype):
     np.testing.assert_array_equal(fast_layers.max_pool_backward_fast(dout, cache_fast), expected)
 
 
-def test_weight_gradients_without_the_input_gradient(kernels):
+def test_weight_gradients_without_the_input_gradient(conv_path):
     rng = np.random.default_rng(6)
     x, w, b = rng.standard_normal((3, 2, 8, 6)), rng.standard_normal((4, 2, 3, 3)), rng.standard_normal(4)
     conv_param = {"stride": 1, "pad": 1}
@@ -156,7 +200,7 @@ def test_weight_gradients_without_the_input_gradient(kernels):
     np.testing.assert_array_equal(db_only, db)
 
 
-def test_float32_stays_float32(kernels):
+def test_float32_stays_float32(conv_path):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
     w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
@@ -240,6 +284,17 @@ def _kernel_results(num_threads):
     back = np.empty_like(product)
     kernels.swap_leading_axes(out, back, None, num_threads)
     results += [out, back]
+    if fast_layers._ready_scipy_blas is not None:
+        # The conv layers' own kernels, two samples a chunk: 32 chunks of products, each
+        # filter gradient the sum of 32 chunk products, up to 36 threads' worth of values.
+        fast_layers._ready_scipy_blas()
+        w, bias = rng.standard_normal((8, 16 * 9)), rng.standard_normal(8)
+        out = np.empty((64, 8, 33 * 31))
+        kernels.conv_forward(x, w, bias, out, 3, 3, 1, 1, 2, num_threads)
+        dw, dx = np.zeros((8, 16 * 9)), np.zeros_like(x)
+        kernels.conv_backward(x, w, rng.standard_normal(out.shape), dw, dx, 3, 3, 1, 1, 2,
+                              num_threads)
+        results += [out, dw, dx]
     return results
 
 
@@ -260,7 +315,25 @@ def test_one_setting_gives_the_blas_and_the_kernels_their_threads():
             assert fast_layers._kernel_threads() == threads
 
 
-def test_non_contiguous_inputs(kernels):
+def test_scipy_blas_runs_each_threads_product_on_one_thread():
+    # The kernels' threads each run a product at once; SciPy's BLAS must not start
+    # threads of its own inside them, whatever the setting, while NumPy's keeps it.
+    if fast_layers._ready_scipy_blas is None or not fast_layers.compiled_kernels_available():
+        pytest.skip("no BLAS of SciPy's own to give the kernels' threads")
+    import scipy
+
+    folder = os.path.dirname(scipy.__file__)
+    rng = np.random.default_rng(9)
+    x, w, b = rng.standard_normal((4, 3, 8, 8)), rng.standard_normal((2, 3, 3, 3)), np.zeros(2)
+    with threadpool_limits(4):
+        fast_layers.conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
+        scipy_blas = [info["num_threads"] for info in threadpool_info()
+                      if info["user_api"] == "blas" and info["filepath"].startswith(folder)]
+        assert scipy_blas and set(scipy_blas) == {1}
+        assert fast_layers._kernel_threads() == 4
+
+
+def test_non_contiguous_inputs(conv_path):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((5, 6, 3, 2)).transpose(3, 2, 1, 0)  # (2, 3, 6, 5), Fortran order
     w, b = rng.standard_normal((2, 3, 3, 2)), rng.standard_normal(2)

@@ -107,6 +107,19 @@ calls = {
         np.zeros((4, 2, 9)), np.zeros((2, 4, 9)), np.zeros(3)),
     "output not swapped": lambda: kernels.swap_leading_axes(np.zeros((4, 2, 9)), np.zeros((4, 2, 9))),
     "output of other rows": lambda: kernels.swap_leading_axes(np.zeros((2, 4, 9)), np.zeros((5, 2, 9))),
+    "conv filters of other channels": lambda: kernels.conv_forward(
+        x4, np.zeros((4, 26)), np.zeros(4), np.zeros((2, 4, 64)), 3, 3, 1, 1, 1),
+    "conv output of other positions": lambda: kernels.conv_forward(
+        x4, np.zeros((4, 27)), np.zeros(4), np.zeros((2, 4, 63)), 3, 3, 1, 1, 1),
+    "conv biases for other filters": lambda: kernels.conv_forward(
+        x4, np.zeros((4, 27)), np.zeros(3), np.zeros((2, 4, 64)), 3, 3, 1, 1, 1),
+    "conv chunks of no samples": lambda: kernels.conv_forward(
+        x4, np.zeros((4, 27)), np.zeros(4), np.zeros((2, 4, 64)), 3, 3, 1, 1, 0),
+    "conv filter gradient": lambda: kernels.conv_backward(
+        x4, np.zeros((4, 27)), np.zeros((2, 4, 64)), np.zeros((4, 26)), None, 3, 3, 1, 1, 1),
+    "conv input gradient": lambda: kernels.conv_backward(
+        x4, np.zeros((4, 27)), np.zeros((2, 4, 64)), np.zeros((4, 27)), np.zeros((2, 3, 8, 7)),
+        3, 3, 1, 1, 1),
 }
 for name, call in calls.items():
     try:
@@ -120,7 +133,7 @@ for name, call in calls.items():
     if result.stdout.startswith("SKIP"):
         pytest.skip("the Cython extension is not built")
     lines = result.stdout.splitlines()
-    assert len(lines) == 11 and all(line.endswith(" ValueError") for line in lines), result.stdout
+    assert len(lines) == 17 and all(line.endswith(" ValueError") for line in lines), result.stdout
 
 
 def test_correctly_shaped_non_contiguous_dout_is_used_as_is(kernels):
