@@ -10,10 +10,11 @@ region gets, at random, the solution's code, one of a few differently written ho
 answers (ALTERNATIVE_ANSWERS), freshly generated code of its own, or stays unattempted.
 ``--copies`` of the students (default 2) are planted: a disguised copy of another
 student (every local name renamed, the code reformatted, comments and strings changed;
-see ``disguise``). Then runs the report over the class and prints the time, the pairs
-per second, the peak memory of the main process and of the largest worker, and whether
-the planted copies ranked first. ``--keep DIR`` writes the class and the report there
-(DIR/class, DIR/report) instead of into a temporary folder.
+see ``disguise``). Then runs the report over the class and prints the pairs listed (and
+how many for a region copied whole), the versions of a region many students share, the
+time, the pairs per second, the peak memory of the main process and of the largest
+worker, and whether the planted copies ranked first. ``--keep DIR`` writes the class and
+the report there (DIR/class, DIR/report) instead of into a temporary folder.
 
 The generator and ``disguise`` are also what staff/tests/test_similarity.py builds its
 submissions with.
@@ -230,26 +231,28 @@ _ARRAYS = ("x", "w", "b", "dout", "cache")
 
 def own_answer(rng):
     """A few lines of numpy code in the style of an assignment answer, freshly generated:
-    what an independent student writes shares only short, common runs with others."""
+    what an independent student writes shares only short, common runs with others. Names
+    are compared as placeholders, so the lines carry constants of their own (as a
+    student's own shapes, scales and steps would) no more than a fingerprint's length
+    apart: without them, two students' lines of the same form would match token for token."""
     names = [f"{rng.choice(('tmp', 'val', 'acc', 'grad', 'part', 'res'))}{rng.randrange(100)}" for _ in range(4)]
     lines = []
     for _ in range(rng.randint(2, 9)):
         target, source = rng.choice(names), rng.choice(names + list(_ARRAYS))
+        first, second = rng.randrange(2, 1000), rng.randrange(2, 1000)
         form = rng.randrange(6)
         if form == 0:
-            lines.append(f"{target} = np.{rng.choice(_FUNCTIONS)}({source}, axis={rng.randrange(3)})")
+            lines.append(f"{target} = np.{rng.choice(_FUNCTIONS)}({source} * {first}, axis={rng.randrange(3)})")
         elif form == 1:
-            lines.append(f"{target} = {source} {rng.choice('+-*/')} {rng.randrange(1, 50) / 10}")
+            lines.append(f"{target} = {source} {rng.choice('+-*/')} {first / 10}")
         elif form == 2:
-            lines += [f"for i in range({source}.shape[{rng.randrange(3)}]):",
-                      f"    {target}[i] {rng.choice('+-*')}= {rng.choice(names)}[i] * {rng.randrange(2, 9)}"]
+            lines += [f"for i in range({first}):", f"    {target}[i] {rng.choice('+-*')}= {second} * {source}[i]"]
         elif form == 3:
-            lines += [f"if {source}.ndim > {rng.randrange(1, 4)}:",
-                      f"    {target} = {source}.reshape({source}.shape[0], -1)"]
+            lines += [f"if {source}.size > {first}:", f"    {target} = {source}.reshape({second}, -1)"]
         elif form == 4:
-            lines.append(f"{target} = np.{rng.choice(_FUNCTIONS)}({source} @ {rng.choice(names)}.T)")
+            lines.append(f"{target} = np.{rng.choice(_FUNCTIONS)}({first} * {source} @ {rng.choice(names)}.T)")
         else:
-            lines.append(f"{target}, {rng.choice(names)} = {source}.shape[:2]")
+            lines.append(f"{target}, {rng.choice(names)} = {first}, {source}.shape[0] // {second}")
     return "\n".join(lines)
 
 
@@ -319,8 +322,7 @@ def main(argv=None):
               file=sys.stderr)
         started = time.perf_counter()
         report = similarity.analyse(root / "class", release, jobs=args.jobs)
-        similarity.write_outputs(report, root / "report", similarity.DEFAULT_THRESHOLD,
-                                 similarity.DEFAULT_MIN_TOKENS, similarity.DEFAULT_DETAIL_PAIRS, str(release))
+        similarity.write_outputs(report, root / "report", similarity.DEFAULT_DETAIL_PAIRS, str(release))
         elapsed = time.perf_counter() - started
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -328,7 +330,9 @@ def main(argv=None):
     pairs = len(report.scores)
     top = {frozenset((pair.first.entry.student, pair.second.entry.student)) for pair in report.pairs[: len(planted)]}
     print(f"submissions: {args.submissions} ({len(report.skipped)} skipped), jobs: {args.jobs}")
-    print(f"pairs compared: {pairs}, listed: {len(report.pairs)}")
+    print(f"pairs compared: {pairs}, listed: {len(report.pairs)} ({sum(pair.copied > 0 for pair in report.pairs)} "
+          f"with a region copied whole); versions of a region shared by more than {report.common_limit} "
+          f"submissions: {len(report.shared)}")
     print(f"time (read, fingerprint, compare, write): {elapsed:.1f} s, {pairs / elapsed:.0f} pairs/s")
     print(f"peak memory: main process {_peak_mib(resource.RUSAGE_SELF):.0f} MiB, "
           f"largest worker {_peak_mib(resource.RUSAGE_CHILDREN):.0f} MiB")

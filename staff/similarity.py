@@ -1,8 +1,8 @@
 """Similarity report across a class's submissions, the starter code excluded.
 
     python -m staff.similarity SUBMISSIONS --out DIR [--release RELEASE]
-        [--reference PAST ...] [--min-tokens N] [--jobs N] [--threshold T]
-        [--detail-pairs N]
+        [--reference PAST ...] [--min-tokens N] [--copied-tokens N] [--common-share F]
+        [--jobs N] [--threshold T] [--detail-pairs N]
 
 SUBMISSIONS is one of
 * a folder with one subfolder per student, each holding ``a2_code_submission.zip`` (or
@@ -35,19 +35,28 @@ The similarity of A to B is the share of A's fingerprinted tokens (boilerplate e
 that are matched in B's regions of the same labels; both directions are reported. A pair
 is listed when either direction reaches ``--threshold`` and at least one matching region
 (one whose similarity reaches the threshold) has ``--min-tokens`` tokens or more on both
-sides, or when one region was copied whole (``--min-tokens`` tokens matched on both
-sides, and COPIED_SHARE of one side's code): a single copied function lists its pair
-whatever the rest, and is named first. A one-line answer every correct student writes
-counts in the scores but never flags a pair alone. ``--reference PAST ...`` (earlier
-terms' submission folders, or single past solutions: a zip, a bundle folder, or one
-nested one folder down) are compared with every submission, never among themselves, and
-their matches are labelled as reference matches.
+sides, or when one region was copied whole: a single copied function lists its pair
+whatever the rest, and is named first. Copied whole is judged on the region's
+distinctive code only, as MOSS and copydetect do: a fingerprint held by more than
+``--common-share`` of the class's submissions (and by more than COMMON_FLOOR) is common,
+the formulaic code many students write alike (a one-line affine layer, ``np.maximum(0,
+x)``, an optimiser's update rule). A region is copied whole when its distinctive code
+matches for ``--copied-tokens`` tokens or more on both sides, and for COPIED_SHARE of one
+side's distinctive code. Common fingerprints still count in the scores. Where many
+submissions hand in the same code (one version of a region, at least ``--copied-tokens``
+tokens, held by more submissions than a fingerprint may be and still be rare: everyone
+copied one source), the report lists that version once, with its holders, instead of
+every pair among them. ``--reference PAST ...`` (earlier terms' submission folders, or
+single past solutions: a zip, a bundle folder, or one nested one folder down) are
+compared with every submission, never among themselves, and their matches are labelled
+as reference matches; only the class's submissions count towards a common fingerprint.
 
-Writes into DIR: ``pairs.csv`` (the listed pairs, ranked), ``report.html`` (one
+Writes into DIR: ``pairs.csv`` (the listed pairs, ranked), ``shared_code.csv`` (the
+versions of a region many submissions share, most holders first), ``report.html`` (one
 self-contained page: the counts of submissions compared in full, with notes and
 skipped; the histogram of all pairwise scores; the ranked pairs and, for the top
 ``--detail-pairs`` of them, the matching regions side by side with the matched tokens
-highlighted; the notes) and ``submission_notes.csv`` (one row per skipped submission
+highlighted; the shared versions; the notes) and ``submission_notes.csv`` (one row per skipped submission
 and why, also one line each on stderr, and one per note on a submission compared, such
 as a file read by function body). Everything that comes from a submission is data:
 HTML-escaped in the report, formula-neutralised in the CSVs, never imported or
@@ -100,12 +109,24 @@ WINDOW = GUARANTEE_TOKENS - NOISE_TOKENS + 1
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_MIN_TOKENS = 20
-# A region lists its pair alone when this share of one side's code is matched (and
-# --min-tokens tokens on both sides): a function copied whole, in a pair whose other
-# answers differ.
+# A region lists its pair alone when this share of one side's distinctive code is matched
+# (and --copied-tokens tokens of it on both sides): a function copied whole, in a pair
+# whose other answers differ.
 COPIED_SHARE = 0.8
+# About five lines: longer than the formulaic rules two students of a small class may
+# write alike (rmsprop's update is 55 tokens), shorter than a copied loss, layer or
+# training loop (90 tokens and more).
+DEFAULT_COPIED_TOKENS = 60
+# Measured on the benchmark's class of 40, where about ten students hand in the solution's
+# version of each region: 5% or 10% (a limit of three or four) lists only the planted
+# copies, 15% (six) lists 23 pairs, no limit 660 of 780. The smaller share keeps a margin.
+DEFAULT_COMMON_SHARE = 0.05
+# A fingerprint held by this many submissions is never common, whatever the class's size:
+# a small group that copied one function together stays visible.
+COMMON_FLOOR = 3
 DEFAULT_DETAIL_PAIRS = 40
 NOTES_CSV = "submission_notes.csv"
+SHARED_CSV = "shared_code.csv"
 # Regions named per pair in pairs.csv, and shown side by side per pair in the report.
 LISTED_REGIONS = 5
 SHOWN_REGIONS = 8
@@ -125,6 +146,28 @@ _SYMBOL_BASE, _SYMBOL_RANGE = 0x20000, 0xC0000
 
 class SimilarityError(Exception):
     """The input cannot be used; the message names the path and the problem."""
+
+
+@dataclass(frozen=True)
+class Rules:
+    """When a pair is listed, and when a fingerprint is common (see the module docstring)."""
+    threshold: float = DEFAULT_THRESHOLD
+    min_tokens: int = DEFAULT_MIN_TOKENS
+    copied_tokens: int = DEFAULT_COPIED_TOKENS
+    common_share: float = DEFAULT_COMMON_SHARE
+
+    def check(self):
+        if not 0 < self.threshold <= 1:
+            raise SimilarityError(f"the threshold must be in (0, 1], not {self.threshold}")
+        if not 0 < self.common_share <= 1:
+            raise SimilarityError(f"--common-share must be in (0, 1], not {self.common_share}")
+        for name, value in (("--min-tokens", self.min_tokens), ("--copied-tokens", self.copied_tokens)):
+            if value < 1:
+                raise SimilarityError(f"{name} must be at least 1, not {value}")
+
+    def common_limit(self, class_size):
+        """The most class submissions a fingerprint may be held by and still be rare."""
+        return max(COMMON_FLOOR, int(self.common_share * class_size))
 
 
 # ---------------------------------------------------------------------------- tokens
@@ -430,6 +473,14 @@ class PairResult:
         return self.copied > 0 or (self.score >= self.threshold and self.matching > 0)
 
 
+def common_fingerprints(students, limit):
+    """The fingerprints held by more than ``limit`` of the class's submissions."""
+    holders = Counter()
+    for submission in students:
+        holders.update(set().union(*(region.fingerprint.hashes for region in submission.regions.values())))
+    return frozenset(value for value, count in holders.items() if count > limit)
+
+
 def matched_tokens(fingerprint, shared):
     """How many tokens of a region the fingerprints ``shared`` cover: the length of the
     union of their k-grams, which is what compare_files counts, without its numpy
@@ -443,15 +494,25 @@ def matched_tokens(fingerprint, shared):
     return covered
 
 
-def is_copied(matched, other_matched, similarity, other_similarity, min_tokens):
-    """True for a region copied whole: at least ``min_tokens`` tokens matched on both
-    sides, and COPIED_SHARE or more of one side's code matched (of the copier's, or of
-    the original's when the copier wrapped it in code of their own)."""
-    return min(matched, other_matched) >= min_tokens and max(similarity, other_similarity) >= COPIED_SHARE
+def is_copied(region, other, shared, rules, common):
+    """True for a region copied whole: of the fingerprints the two sides share, the ones
+    rare in the class (outside ``common``) cover at least ``rules.copied_tokens`` tokens
+    on both sides, and COPIED_SHARE or more of one side's distinctive code (the copier's,
+    or the original's when the copier wrapped it in code of their own)."""
+    rare = shared - common
+    if not rare:
+        return False
+    matched, other_matched = matched_tokens(region.fingerprint, rare), matched_tokens(other.fingerprint, rare)
+    if min(matched, other_matched) < rules.copied_tokens:
+        return False
+    distinctive = matched_tokens(region.fingerprint, region.fingerprint.hashes - common)
+    other_distinctive = matched_tokens(other.fingerprint, other.fingerprint.hashes - common)
+    return max(matched / distinctive, other_matched / other_distinctive) >= COPIED_SHARE
 
 
-def compare_submissions(first, second, threshold, min_tokens):
-    """PairResult of two submissions, region by region over the labels they share."""
+def compare_submissions(first, second, rules, common):
+    """PairResult of two submissions, region by region over the labels they share;
+    ``common`` holds the fingerprints too common in the class to show a copy alone."""
     matched_first = matched_second = 0
     regions, matching, copied = [], 0, set()
     for label, region in first.regions.items():
@@ -468,15 +529,15 @@ def compare_submissions(first, second, threshold, min_tokens):
         other_similarity = other_matched / other.fingerprint.token_coverage
         tokens = min(region.tokens, other.tokens)
         regions.append((label, similarity, other_similarity, tokens))
-        if max(similarity, other_similarity) >= threshold and tokens >= min_tokens:
+        if max(similarity, other_similarity) >= rules.threshold and tokens >= rules.min_tokens:
             matching += 1
-        if is_copied(matched, other_matched, similarity, other_similarity, min_tokens):
+        if is_copied(region, other, shared, rules, common):
             copied.add(label)
     regions.sort(key=lambda item: (item[0] not in copied, -max(item[1], item[2]), -item[3]))
     return PairResult(first, second,
                       matched_first / first.coverage if first.coverage else 0.0,
                       matched_second / second.coverage if second.coverage else 0.0,
-                      regions, matching, len(copied), threshold)
+                      regions, matching, len(copied), rules.threshold)
 
 
 def _compare_row(index):
@@ -485,10 +546,10 @@ def _compare_row(index):
     as (position among those others, PairResult without its submissions), so that no
     submission is copied back from a worker."""
     students, references = _SHARED["students"], _SHARED["references"]
-    threshold, min_tokens = _SHARED["threshold"], _SHARED["min_tokens"]
+    rules, common = _SHARED["rules"], _SHARED["common"]
     scores, listed = [], []
     for position, other in enumerate(students[index + 1 :] + references):
-        result = compare_submissions(students[index], other, threshold, min_tokens)
+        result = compare_submissions(students[index], other, rules, common)
         scores.append(result.score)
         if result.listed:
             result.first = result.second = None
@@ -499,12 +560,47 @@ def _compare_row(index):
 # ---------------------------------------------------------------------------- the run
 
 @dataclass
+class SharedVersion:
+    """One version of a region (the same fingerprints, so the same code up to names,
+    layout and comments) that many submissions hand in."""
+    label: str
+    tokens: int
+    students: list
+    references: list
+
+
+def shared_versions(students, references, limit, copied_tokens):
+    """The SharedVersions held by more than ``limit`` class submissions and at least
+    ``copied_tokens`` tokens long, the most held first."""
+    holders = {}
+    for submission in students + references:
+        for label, region in submission.regions.items():
+            if region.fingerprint.hashes and region.fingerprint.token_coverage >= copied_tokens:
+                key = (label, frozenset(region.fingerprint.hashes))
+                holders.setdefault(key, (region.fingerprint.token_coverage, []))[1].append(submission)
+    found = []
+    for (label, _), (tokens, submissions) in holders.items():
+        in_class = [submission.entry.student for submission in submissions if not submission.entry.reference]
+        if len(in_class) > limit:
+            found.append(SharedVersion(label, int(tokens), in_class, [submission.entry.student for submission
+                                                                      in submissions if submission.entry.reference]))
+    found.sort(key=lambda version: (-len(version.students), -version.tokens, version.label))
+    return found
+
+
+@dataclass
 class Report:
     students: list
     references: list
     skipped: list
     pairs: list
     scores: np.ndarray
+    rules: Rules
+    # The most class submissions a fingerprint may be held by and still be rare, the
+    # fingerprints held by more, and the versions of a region held by more.
+    common_limit: int
+    common: frozenset
+    shared: list
 
     @property
     def read(self):
@@ -526,13 +622,9 @@ class Report:
                 f"(read by function body, or in part), {len(self.skipped)} skipped")
 
 
-def analyse(submissions_dir, release=None, references=(), min_tokens=DEFAULT_MIN_TOKENS,
-            jobs=1, threshold=DEFAULT_THRESHOLD, limits=None):
+def analyse(submissions_dir, release=None, references=(), rules=Rules(), jobs=1, limits=None):
     """The Report of a class: every submission read and compared, the pairs ranked."""
-    if not 0 < threshold <= 1:
-        raise SimilarityError(f"the threshold must be in (0, 1], not {threshold}")
-    if min_tokens < 1:
-        raise SimilarityError(f"--min-tokens must be at least 1, not {min_tokens}")
+    rules.check()
     entries, skipped = discover(submissions_dir)
     reference_found, reference_skipped = reference_entries(references)
     entries = _unique_students(entries + reference_found)
@@ -573,7 +665,9 @@ def analyse(submissions_dir, release=None, references=(), min_tokens=DEFAULT_MIN
     for student, where, reason in skipped:
         print(f"skipped {student!r} ({where}): {reason}", file=sys.stderr)
 
-    state.update(students=students, references=reference_subs, threshold=threshold, min_tokens=min_tokens)
+    common_limit = rules.common_limit(len(students))
+    common = common_fingerprints(students, common_limit)
+    state.update(students=students, references=reference_subs, rules=rules, common=common)
     total = len(students) * (len(students) - 1) // 2 + len(students) * len(reference_subs)
     scores, pairs = [], []
     pool = _pool(jobs, state)
@@ -592,7 +686,9 @@ def analyse(submissions_dir, release=None, references=(), min_tokens=DEFAULT_MIN
             pool.join()
     pairs.sort(key=lambda pair: (-pair.score, -min(pair.first_to_second, pair.second_to_first),
                                  pair.first.entry.student, pair.second.entry.student))
-    return Report(students, reference_subs, sorted(skipped), pairs, np.asarray(scores, dtype=np.float32))
+    return Report(students, reference_subs, sorted(skipped), pairs, np.asarray(scores, dtype=np.float32),
+                  rules, common_limit, common,
+                  shared_versions(students, reference_subs, common_limit, rules.copied_tokens))
 
 
 # ---------------------------------------------------------------------------- CSV
@@ -622,6 +718,12 @@ def write_pairs_csv(report, path):
     _write_csv(path, ["rank", "student_a", "student_b", "b_is", "names_a", "names_b",
                       "similarity_a_to_b", "similarity_b_to_a", "matching_regions", "copied_regions",
                       "top_regions"], rows)
+
+
+def write_shared_csv(report, path):
+    _write_csv(path, ["rank", "region", "tokens", "class_submissions", "students", "references"],
+               [[rank, version.label, version.tokens, len(version.students), " ".join(version.students),
+                 " ".join(version.references)] for rank, version in enumerate(report.shared, 1)])
 
 
 def write_notes_csv(report, path):
@@ -717,8 +819,9 @@ def _pair_detail(pair, number):
     return "".join(parts)
 
 
-def write_html(report, path, threshold, min_tokens, detail_pairs, release_name):
-    png = base64.b64encode(histogram_png(report.scores, threshold)).decode("ascii")
+def write_html(report, path, detail_pairs, release_name):
+    rules = report.rules
+    png = base64.b64encode(histogram_png(report.scores, rules.threshold)).decode("ascii")
     rows = []
     for number, pair in enumerate(report.pairs, 1):
         name = (f'<a href="#pair-{number}">{number}</a>' if number <= detail_pairs else str(number))
@@ -735,6 +838,9 @@ def write_html(report, path, threshold, min_tokens, detail_pairs, release_name):
                       for student, where, reason in report.skipped)
     notes = "".join(f"<tr><td>{_escape(submission.entry.student)}</td><td>{_escape(note)}</td></tr>"
                     for submission in report.read for note in submission.notes)
+    shared = "".join(f"<tr><td>{_escape(version.label)}</td><td>{version.tokens}</td>"
+                     f"<td>{len(version.students)}: {_escape(' '.join(version.students))}</td>"
+                     f"<td>{_escape(' '.join(version.references))}</td></tr>" for version in report.shared)
     page = [
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
         f'<meta http-equiv="Content-Security-Policy" content="{_CONTENT_POLICY}">',
@@ -744,8 +850,10 @@ def write_html(report, path, threshold, min_tokens, detail_pairs, release_name):
         f"<p>{len(report.students)} class submissions compared with each other"
         + (f" and with {len(report.references)} reference(s)" if report.references else "")
         + f"; {len(report.scores)} pairs; {len(report.pairs)} listed: similarity at least "
-        f"{_percent(threshold)} with a matching region of at least {min_tokens} tokens, or one region "
-        f"copied whole ({_percent(COPIED_SHARE)} of it matched, at least {min_tokens} tokens on both sides). "
+        f"{_percent(rules.threshold)} with a matching region of at least {rules.min_tokens} tokens, or one "
+        f"region copied whole ({_percent(COPIED_SHARE)} of its distinctive code matched, at least "
+        f"{rules.copied_tokens} tokens on both sides; code held by more than {report.common_limit} "
+        "class submissions is common, not distinctive). "
         f"Starter code from {_escape(release_name)} is excluded. A similarity is the share of one "
         "student's own code (boilerplate excluded) whose fingerprints are found in the other's.</p>",
         f'<img alt="histogram of all pairwise similarity scores" src="data:image/png;base64,{png}">',
@@ -755,6 +863,13 @@ def write_html(report, path, threshold, min_tokens, detail_pairs, release_name):
          + "".join(rows) + "</table>")
         if rows else "<p>No pair reaches the threshold.</p>",
         "".join(_pair_detail(pair, number) for number, pair in enumerate(report.pairs[:detail_pairs], 1)),
+        "<h2>Code many submissions share</h2>",
+        f"<p>Versions of a region (the same code up to names, layout and comments, at least "
+        f"{rules.copied_tokens} tokens) handed in by more than {report.common_limit} class submissions: "
+        "one source many copied, or an answer everyone writes alike. Such a version does not list "
+        "its holders' pairs on its own.</p>",
+        "<table><tr><th>region</th><th>tokens</th><th>class submissions</th><th>references</th></tr>"
+        f"{shared}</table>" if shared else "<p>None.</p>",
         "<h2>Skipped submissions</h2>",
         f"<table><tr><th>student</th><th>where</th><th>reason</th></tr>{skipped}</table>"
         if skipped else "<p>None.</p>",
@@ -765,25 +880,35 @@ def write_html(report, path, threshold, min_tokens, detail_pairs, release_name):
     Path(path).write_text("\n".join(page), encoding="utf-8")
 
 
-def write_outputs(report, out_dir, threshold, min_tokens, detail_pairs, release_name):
+def write_outputs(report, out_dir, detail_pairs, release_name):
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise SimilarityError(f"the output {out_dir} exists and is not a folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     write_pairs_csv(report, out_dir / "pairs.csv")
+    write_shared_csv(report, out_dir / SHARED_CSV)
     write_notes_csv(report, out_dir / NOTES_CSV)
-    write_html(report, out_dir / "report.html", threshold, min_tokens, detail_pairs, release_name)
+    write_html(report, out_dir / "report.html", detail_pairs, release_name)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("submissions", help="the class's submissions (see the layouts above)")
-    parser.add_argument("--out", required=True, help=f"folder for pairs.csv, report.html and {NOTES_CSV}")
+    parser.add_argument("--out", required=True,
+                        help=f"folder for pairs.csv, {SHARED_CSV}, report.html and {NOTES_CSV}")
     parser.add_argument("--release", help="the starter release folder (default: built from this repository)")
     parser.add_argument("--reference", nargs="+", default=[], metavar="PAST",
                         help="earlier terms' submission folders, or bundles or zips of known solutions")
     parser.add_argument("--min-tokens", type=int, default=DEFAULT_MIN_TOKENS,
-                        help=f"smallest region that flags a pair on its own (default {DEFAULT_MIN_TOKENS})")
+                        help="smallest matching region of a pair listed above the threshold "
+                             f"(default {DEFAULT_MIN_TOKENS})")
+    parser.add_argument("--copied-tokens", type=int, default=DEFAULT_COPIED_TOKENS,
+                        help="distinctive tokens a region copied whole must match on both sides to list "
+                             f"its pair on its own (default {DEFAULT_COPIED_TOKENS})")
+    parser.add_argument("--common-share", type=float, default=DEFAULT_COMMON_SHARE,
+                        help="a fingerprint held by more than this share of the class's submissions "
+                             f"(and more than {COMMON_FLOOR}) is common: it counts in the scores, not "
+                             f"towards a region copied whole (default {DEFAULT_COMMON_SHARE})")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="worker processes (default: one per CPU)")
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
@@ -792,14 +917,14 @@ def main(argv=None):
                         help=f"pairs shown side by side in the report (default {DEFAULT_DETAIL_PAIRS})")
     args = parser.parse_args(argv)
     try:
-        report = analyse(args.submissions, args.release, args.reference, args.min_tokens,
-                         max(1, args.jobs), args.threshold)
-        write_outputs(report, args.out, args.threshold, args.min_tokens, args.detail_pairs,
-                      args.release or "a release built from this repository")
+        rules = Rules(args.threshold, args.min_tokens, args.copied_tokens, args.common_share)
+        report = analyse(args.submissions, args.release, args.reference, rules, max(1, args.jobs))
+        write_outputs(report, args.out, args.detail_pairs, args.release or "a release built from this repository")
     except SimilarityError as error:
         print(f"ERROR: {error}", file=sys.stderr)
         return 1
-    print(f"{len(report.pairs)} pair(s) listed of {len(report.scores)}; {report.counts()}; "
+    print(f"{len(report.pairs)} pair(s) listed of {len(report.scores)}; {len(report.shared)} version(s) "
+          f"of a region shared by more than {report.common_limit} submissions; {report.counts()}; "
           f"wrote {Path(args.out) / 'report.html'}")
     return 0
 

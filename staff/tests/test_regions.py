@@ -127,8 +127,7 @@ def test_exact_markers_with_a_helper_and_a_missing_function(released, solution):
 
 def _run(root, release, out, references=()):
     report = similarity.analyse(root, release, references=references, jobs=1)
-    similarity.write_outputs(report, out, similarity.DEFAULT_THRESHOLD, similarity.DEFAULT_MIN_TOKENS,
-                             similarity.DEFAULT_DETAIL_PAIRS, str(release))
+    similarity.write_outputs(report, out, similarity.DEFAULT_DETAIL_PAIRS, str(release))
     with open(out / "pairs.csv", newline="", encoding="utf-8") as stream:
         pairs = list(csv.DictReader(stream))
     with open(out / similarity.NOTES_CSV, newline="", encoding="utf-8") as stream:
@@ -310,7 +309,7 @@ def test_one_copied_function_lists_its_pair_and_no_honest_pair(single_function_c
     pair = report.pairs[0]
     assert pair.regions[0][0] == CONV_BACKWARD and min(pair.regions[0][1:3]) > 0.9
     # Listed by the copied region alone: it stays listed at a threshold no score reaches.
-    alone = similarity.compare_submissions(pair.first, pair.second, 1.0, similarity.DEFAULT_MIN_TOKENS)
+    alone = similarity.compare_submissions(pair.first, pair.second, similarity.Rules(threshold=1.0), report.common)
     assert alone.score < 1.0 and alone.listed
     assert f"<td>{CONV_BACKWARD} (" in page  # first in its row of the table
     assert (report.in_full, report.with_notes, notes) == (4, 0, [])

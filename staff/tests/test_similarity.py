@@ -1,7 +1,8 @@
 """The similarity report (staff/similarity.py) on a small class built from the solution
 and the starter release: disguised copies rank first, independent answers and untouched
-releases do not match, a one-function copy shows up as that region, broken submissions
-are skipped with their reason, and student data stays data in the CSV and the HTML."""
+releases do not match, a one-function copy shows up as that region, formulaic answers
+many students write alike list no pair, broken submissions are skipped with their
+reason, and student data stays data in the CSV and the HTML."""
 import csv
 import json
 import random
@@ -16,6 +17,7 @@ from benchmarks.bench_similarity import (
     ALTERNATIVE_ANSWERS,
     disguise,
     fill_bundle,
+    own_answer,
     read_bundle,
     solution_answers,
     write_bundle,
@@ -74,8 +76,7 @@ def class_run(tmp_path_factory, release, solution):
 
     report = similarity.analyse(root, release, jobs=1)
     out = tmp_path_factory.mktemp("report")
-    similarity.write_outputs(report, out, similarity.DEFAULT_THRESHOLD, similarity.DEFAULT_MIN_TOKENS,
-                             similarity.DEFAULT_DETAIL_PAIRS, str(release))
+    similarity.write_outputs(report, out, similarity.DEFAULT_DETAIL_PAIRS, str(release))
     return report, out
 
 
@@ -93,7 +94,7 @@ def _submission(report, student):
 def _compared(report, first, second):
     """The PairResult of two students, listed or not, with the first one first."""
     return similarity.compare_submissions(_submission(report, first), _submission(report, second),
-                                          similarity.DEFAULT_THRESHOLD, similarity.DEFAULT_MIN_TOKENS)
+                                          report.rules, report.common)
 
 
 def test_disguised_copy_ranks_first_with_a_high_score(class_run):
@@ -214,6 +215,8 @@ def test_bad_input_is_a_clear_error(tmp_path, capsys):
     assert similarity.main([str(tmp_path / "missing"), "--out", str(tmp_path / "out"),
                             "--release", str(tmp_path)]) == 1
     assert "is not a folder of submissions" in capsys.readouterr().err
+    assert similarity.main([str(tmp_path), "--out", str(tmp_path / "out"), "--common-share", "0"]) == 1
+    assert "--common-share must be in (0, 1], not 0.0" in capsys.readouterr().err
 
 
 def test_references_are_compared_with_the_class_only(tmp_path, release, solution):
@@ -228,3 +231,100 @@ def test_references_are_compared_with_the_class_only(tmp_path, release, solution
     assert len(report.scores) == 1 + 2 * 2  # the class pair, and each student with each reference
     assert {(pair.first.entry.student, pair.second.entry.student) for pair in report.pairs} == \
         {("student", "past/old_a"), ("student", "past/old_b")}
+
+
+# The short answers students write alike without copying, by region: each a list of
+# (version, how many of the eight honest students hand it in; the others leave it out).
+# Some versions are held by most of the class (common), some by two or three only (rare,
+# but short).
+ADAM = "cs231n/optim.py, adam"
+FORMULAIC = {
+    "cs231n/layers.py, affine_forward": [("out = x.reshape(x.shape[0], -1) @ w + b", 5),
+                                         ("out = x.reshape(x.shape[0], -1).dot(w) + b", 3)],
+    "cs231n/layers.py, affine_backward": [("""\
+dx = (dout @ w.T).reshape(x.shape)
+dw = x.reshape(x.shape[0], -1).T @ dout
+db = dout.sum(axis=0)""", 5), ("""\
+dx = dout.dot(w.T).reshape(x.shape)
+dw = x.reshape(x.shape[0], -1).T.dot(dout)
+db = np.sum(dout, axis=0)""", 3)],
+    "cs231n/layers.py, relu_forward": [("out = np.maximum(0, x)", 8)],
+    "cs231n/layers.py, relu_backward": [("dx = dout * (x > 0)", 6), ("dx = np.where(x > 0, dout, 0)", 2)],
+    "cs231n/layers.py, dropout_forward (part 1 of 2)": [("mask = (np.random.rand(*x.shape) < p) / p\nout = x * mask", 8)],
+    "cs231n/optim.py, sgd_momentum": [("""\
+v = config["momentum"] * v - config["learning_rate"] * dw
+next_w = w + v""", 8)],
+    "cs231n/optim.py, rmsprop": [("""\
+config["cache"] = config["decay_rate"] * config["cache"] + (1 - config["decay_rate"]) * dw ** 2
+next_w = w - config["learning_rate"] * dw / (np.sqrt(config["cache"]) + config["epsilon"])""", 6), ("""\
+cache = config["decay_rate"] * config["cache"] + (1 - config["decay_rate"]) * (dw * dw)
+next_w = w - config["learning_rate"] * dw / (np.sqrt(cache) + config["epsilon"])
+config["cache"] = cache""", 2)],
+    ADAM: [("""\
+config["t"] += 1
+config["m"] = config["beta1"] * config["m"] + (1 - config["beta1"]) * dw
+config["v"] = config["beta2"] * config["v"] + (1 - config["beta2"]) * (dw ** 2)
+m_hat = config["m"] / (1 - config["beta1"] ** config["t"])
+v_hat = config["v"] / (1 - config["beta2"] ** config["t"])
+next_w = w - config["learning_rate"] * m_hat / (np.sqrt(v_hat) + config["epsilon"])""", 6)],
+}
+COPIED = "cs231n/layers.py, max_pool_backward_naive"
+
+
+@pytest.fixture(scope="module")
+def formulaic_class(tmp_path_factory, release, solution):
+    """(report, pairs.csv rows) of eight honest students who share the formulaic answers
+    above and write the rest their own way, of whom honest0 wrote max_pool_backward_naive
+    as the solution does, and a ninth who copied that function from honest0 (disguised)
+    and wrote the rest as the others do."""
+    root = tmp_path_factory.mktemp("formulaic")
+    released, rng = read_bundle(release), random.Random(28)
+    students = [f"honest{number}" for number in range(8)]
+    # Everything else in the student files, each written in the student's own way.
+    own_work = [label for label in solution_answers(released)
+                if label.startswith("cs231n/") and label not in FORMULAIC and label != COPIED]
+    answers = {student: {label: own_answer(rng) + "\n" + own_answer(rng) for label in own_work}
+               for student in students + ["copier"]}
+    for label, versions in FORMULAIC.items():
+        holders = iter(students)
+        for code, count in versions:
+            for _ in range(count):
+                answers[next(holders)][label] = code
+        answers["copier"][label] = versions[0][0]
+    answers["honest0"][COPIED] = textwrap.dedent(solution_answers(solution)[COPIED])
+    answers["copier"][COPIED] = answers["honest0"][COPIED]
+    for student, chosen in answers.items():
+        files = fill_bundle(released, chosen)
+        write_bundle(root / student, disguise(files, rng) if student == "copier" else files)
+    report = similarity.analyse(root, release, jobs=1)
+    out = tmp_path_factory.mktemp("formulaic-report")
+    similarity.write_outputs(report, out, similarity.DEFAULT_DETAIL_PAIRS, str(release))
+    with open(out / "pairs.csv", newline="", encoding="utf-8") as stream:
+        return report, list(csv.DictReader(stream))
+
+
+def _listed_honest_pairs(report, rules, common):
+    honest = [submission for submission in report.students if submission.entry.student != "copier"]
+    return [(first.entry.student, second.entry.student) for index, first in enumerate(honest)
+            for second in honest[index + 1 :] if similarity.compare_submissions(first, second, rules, common).listed]
+
+
+def test_formulaic_answers_list_no_pair_and_a_long_copy_is_listed(formulaic_class):
+    report, pairs = formulaic_class
+    assert [(row["student_a"], row["student_b"], row["copied_regions"]) for row in pairs] == \
+        [("copier", "honest0", "1")]
+    assert pairs[0]["top_regions"].startswith(COPIED + " (")
+    # Listed for the copied function alone: every other pair scores about as much.
+    assert report.pairs[0].score < similarity.DEFAULT_THRESHOLD
+    # Both parts of the rule are needed: with nothing common, the version of adam six
+    # honest students share lists their pairs; with --copied-tokens as low as
+    # --min-tokens, so do the rmsprop and affine_backward versions two or three share.
+    assert report.common_limit == similarity.COMMON_FLOOR
+    assert _listed_honest_pairs(report, report.rules, frozenset())
+    assert _listed_honest_pairs(report, similarity.Rules(copied_tokens=similarity.DEFAULT_MIN_TOKENS), report.common)
+
+
+def test_code_many_submissions_share_is_listed_once(formulaic_class):
+    report, _ = formulaic_class
+    assert [(version.label, len(version.students)) for version in report.shared] == [(ADAM, 7)]
+    assert "copier" in report.shared[0].students and report.shared[0].references == []
