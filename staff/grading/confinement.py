@@ -242,11 +242,25 @@ def check_grader_is_closed(grader_root, uid):
             f"default capabilities). Close it before grading: chmod 700 {grader_root}")
 
 
+def check_solution_not_installed(grader_root):
+    """Raise ConfinementError when the package is installed into the environment's
+    packages (``pip install .``) rather than linked to the grader's folder: the sandbox
+    must see the environment, so it would see the solution there."""
+    for folder in _python_folders()[1]:
+        installed = folder / "cs231n"
+        if installed.is_dir() and installed.resolve() != (Path(grader_root) / "cs231n").resolve():
+            raise ConfinementError(
+                f"the solution's package is installed in {installed}, which every sandbox can read; "
+                f"uninstall it (pip uninstall cs231n) and install it linked to {grader_root} instead "
+                "(pip install -e .)")
+
+
 def plan(uid, grader_root, unconfined=False):
     """The interpreter for sandboxes of ``uid`` (None: not root), after checking that
     permissions alone keep them out of ``grader_root`` where namespaces are unavailable,
     and that a grader without root can make user namespaces (unless ``unconfined``).
     Raises ConfinementError, before anything is graded, when they would not."""
+    check_solution_not_installed(grader_root)
     if uid is None:
         if not unconfined and not user_namespaces_work():
             raise ConfinementError(

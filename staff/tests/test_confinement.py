@@ -286,3 +286,13 @@ def test_a_user_can_reach_only_what_every_folder_on_the_way_lets_it(tmp_path):
         assert confinement.can_reach(tmp_path / "open" / "file", other, other, want_read=True) == parents_open
     finally:
         tmp_path.chmod(0o700)
+
+
+def test_a_solution_installed_into_the_environment_is_refused(tmp_path, monkeypatch):
+    packages = tmp_path / "site-packages"
+    (packages / "cs231n").mkdir(parents=True)
+    monkeypatch.setattr(confinement, "_python_folders", lambda: (tmp_path / "lib", [packages]))
+    with pytest.raises(confinement.ConfinementError, match="pip install -e"):
+        confinement.plan(None, REPO_ROOT, unconfined=True)
+    (packages / "cs231n").rmdir()
+    assert confinement.plan(None, REPO_ROOT, unconfined=True).executable == sys.executable
