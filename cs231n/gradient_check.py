@@ -3,8 +3,9 @@ from random import randrange
 
 import numpy as np
 
-# The start of the line a check prints when its error is over its bound. The notebook
-# runner and the submission collector find failed checks in saved outputs by it.
+# The start of the line a check prints when its error is over its bound (or a value is
+# off what it should be: value_line and the checks after it). The notebook runner and the
+# submission collector find failed checks in saved outputs by it.
 FAILED_CHECK_PREFIX = "FAILED: "
 
 
@@ -15,6 +16,41 @@ def check_line(name, error, bound):
     if error < bound:
         return f"{name} relative error: {error:.2e}  (should be < {bound:.0e})"
     return f"{FAILED_CHECK_PREFIX}{name} relative error {error:.1e}, should be < {bound:.0e}"
+
+
+def value_line(name, shown, should, ok):
+    """The line a notebook check prints for a value beside what it should be (``shown``
+    and ``should`` are the words to print): "NAME: SHOWN  (should be SHOULD)", or a line
+    starting with FAILED_CHECK_PREFIX when ``ok`` is false."""
+    if ok:
+        return f"{name}: {shown}  (should be {should})"
+    return f"{FAILED_CHECK_PREFIX}{name} {shown}, should be {should}"
+
+
+def _shown(value, digits):
+    value = np.asarray(value, dtype=np.float64)
+    if value.ndim == 0:
+        return f"{float(value):.{digits}f}"
+    return np.array2string(value, precision=digits, separator=", ")
+
+
+def near_line(name, value, expected, tolerance, digits=4):
+    """A check of a value (a number or an array, every entry) against what it should be
+    within ``tolerance``; NaN fails. ``digits``: the decimals printed."""
+    deviation = np.max(np.abs(np.asarray(value, dtype=np.float64) - np.asarray(expected, dtype=np.float64)))
+    should = f"within {tolerance:g} of {_shown(expected, digits)}" if tolerance else _shown(expected, digits)
+    return value_line(name, _shown(value, digits), should, bool(deviation <= tolerance))
+
+
+def above_line(name, value, bound, digits=4):
+    """A check of a number that should be above ``bound``; NaN fails."""
+    return value_line(name, _shown(value, digits), f"above {_shown(bound, digits)}", bool(value > bound))
+
+
+def shape_line(name, shape, expected):
+    """A check of an array's shape (a tuple, torch.Size or TensorShape) against the expected one."""
+    shape, expected = tuple(int(size) for size in shape), tuple(expected)
+    return value_line(f"{name} shape", shape, expected, shape == expected)
 
 
 def rel_error(x, y):
