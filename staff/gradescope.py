@@ -38,8 +38,9 @@ import sys
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from tools.bundle import is_excluded, is_released
+from tools.bundle import is_excluded
 from .autograde import ungradable_report
+from .release import is_released
 from .grading.rubric import PARTS
 
 BUNDLE_ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@
   they had never been there, and so are notebook cells tagged ``solution-only``.
 * Inline-answer cells go back to the bare prompt; every output is cleared; cells that
   papermill added to a notebook it ran are dropped.
-* Staff material stays out (tools/bundle.py, NOT_RELEASED: the whole staff/ folder,
+* Staff material stays out (NOT_RELEASED: the whole staff/ folder,
   CI and the benchmarks), as do environments, build products, datasets, caches,
   version control and submission files. Symbolic links are skipped, each named.
 * Everything else is copied as is.
@@ -26,11 +26,11 @@ import os
 import shutil
 import sys
 import textwrap
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from tools.bundle import (BLANK_ANSWER, INJECTED_PARAMETERS_TAG, NOTEBOOKS, PAPERMILL_ERROR_TAG,
                           SOLUTION_ONLY_END, SOLUTION_ONLY_START, is_answer_cell, is_excluded,
-                          is_released, describe_place, is_solution_only_cell)
+                          describe_place, is_solution_only_cell)
 from tools.regions import MarkerError, answer_regions, indentation, marker_regions
 from tools.tasks import read_text, task_list
 
@@ -42,6 +42,21 @@ PACKAGE = "cs231n"
 # bundle's own README is for staff and self-learners and does not ship.
 STUDENT_README_TEMPLATE = "staff/student_readme.md"
 TASKS_PLACEHOLDER = "{{TASKS}}"
+
+
+# What a starter release leaves out, relative to the bundle root: the staff folder (so a
+# staff file added there later never ships), CI, the benchmarks and two older entry
+# points of the staff tools. Everything else ships, with its solution-only material
+# removed. Defined here, not among the conventions the release ships, so that the
+# release names none of it.
+NOT_RELEASED = ("staff", ".ci", "benchmarks", "tools/make_release.py", "tools/autograde.py")
+
+
+def is_released(relative_path):
+    """False for a path (relative to the bundle root) that a starter release leaves out."""
+    posix = PurePosixPath(PurePosixPath(relative_path).as_posix())
+    return not any(posix == PurePosixPath(item) or PurePosixPath(item) in posix.parents
+                   for item in NOT_RELEASED)
 
 
 class ReleaseError(Exception):

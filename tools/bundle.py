@@ -6,7 +6,6 @@ submission read the same conventions.)
 """
 import fnmatch
 import re
-from pathlib import PurePosixPath
 
 # ---------------------------------------------------------------------------- notebooks
 
@@ -70,24 +69,6 @@ EXTENDABLE_FILES = ("cs231n/layer_utils.py",)
 # The zip of a finished assignment's code: what collectSubmission.sh writes and what a
 # student uploads.
 CODE_ZIP_NAME = "a2_code_submission.zip"
-
-# ---------------------------------------------------------------------------- the release
-
-# What the course's copy holds that yours does not, relative to the folder's root: the
-# course's own tools and tests, its CI and benchmarks, and two older entry points of
-# those tools. Everything else is in your copy, with the solution's code left out.
-STAFF_FOLDER = "staff"
-NOT_RELEASED = (
-    STAFF_FOLDER, ".ci", "benchmarks",
-    "tools/make_release.py", "tools/autograde.py",
-)
-
-
-def is_released(relative_path):
-    """False for a path (relative to the bundle root) that a starter release leaves out."""
-    posix = PurePosixPath(PurePosixPath(relative_path).as_posix())
-    return not any(posix == PurePosixPath(item) or PurePosixPath(item) in posix.parents
-                   for item in NOT_RELEASED)
 
 # ---------------------------------------------------------------------------- markers
 

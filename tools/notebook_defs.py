@@ -3,8 +3,7 @@
 Every code cell is parsed with ast; its top-level imports, function definitions and class
 definitions are executed, in notebook order, into one namespace. Everything else (training
 runs, plots, prints) is left out. IPython magic lines (`%...`, `!...`) are blanked before
-parsing. The framework tests, the benchmarks and the autograder's sandbox then exercise
-the notebook's own code.
+parsing. The framework tests then exercise the notebook's own code.
 """
 import ast
 import json

@@ -9,7 +9,6 @@ tasks in tests/, and the tests of the bundle's other parts where there are any (
 top-level folder's tests/; a student's copy has none).
 """
 import sys
-from pathlib import Path
 
 from tools import setup_env
 

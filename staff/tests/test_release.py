@@ -416,7 +416,7 @@ def test_the_release_holds_no_solution_line(real_release):
 
 
 def test_release_leaves_out_staff_material(real_release):
-    for name in bundle.NOT_RELEASED:
+    for name in release.NOT_RELEASED:
         assert not (real_release / name).exists(), name
     assert not any(path.name in ("release.py", "autograde.py", "rubric.py")
                    for path in real_release.rglob("*.py"))

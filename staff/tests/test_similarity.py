@@ -4,7 +4,6 @@ releases do not match, a one-function copy shows up as that region, formulaic an
 many students write alike list no pair, broken submissions are skipped with their
 reason, and student data stays data in the CSV and the HTML."""
 import csv
-import json
 import random
 import textwrap
 import zipfile
@@ -25,7 +24,6 @@ from benchmarks.bench_similarity import (
 from staff import similarity
 from staff.submissions import sanitise_id, spreadsheet_safe
 from staff.release import make_release
-from tools.bundle import END_MARKER, START_MARKER
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SOFTMAX = "cs231n/layers.py, softmax_loss"
