@@ -50,7 +50,7 @@ RUN_SCRIPT = "run_autograder"
 # Top-level paths of the bundle the grader does not need.
 LEFT_OUT = (".git", "benchmarks")
 # Tool caches, at any depth, that tools/bundle.py does not know of.
-CACHES = (".ruff_cache", ".mypy_cache", ".tox", ".coverage")
+CACHES = (".tox", ".coverage")
 # Where setup.sh puts the grading environment: outside the grader's folder, which it
 # closes to other users, so that a sandboxed submission can run Python but not read the
 # grader (staff/grading/confinement.py).

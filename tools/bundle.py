@@ -187,7 +187,7 @@ def framework_chosen(notebook):
 # .gitignore mirrors this list.
 EXCLUDED_NAMES = (
     ".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
-    ".ipynb_checkpoints", "*.so", "*.pyd", "*.py[cod]",
+    ".ruff_cache", ".mypy_cache", ".ipynb_checkpoints", "*.so", "*.pyd", "*.py[cod]",
     "cifar-10-batches-py", "cifar-10-python.tar.gz", "*.partial", ".cifar-10-*",
     "a2_code_submission.zip", "a2_inline_submission.pdf",
 )

@@ -415,6 +415,20 @@ def test_the_release_holds_no_solution_line(real_release):
     assert leaks == []
 
 
+# Words of the staff side: its folder, its tools and their dependencies.
+STAFF_SIDE_WORDS = re.compile(r"\bstaff\b|copydetect|pyyaml|\byaml\b|autograder?\b|gradescope|similarity report|"
+                         r"quoted_figures|grade_all", re.IGNORECASE)
+
+
+def test_the_release_names_no_staff_path_tool_or_dependency(real_release):
+    named = []
+    for path in sorted(real_release.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".pyx", ".md", ".txt", ".toml", ".sh", ".ipynb", ".cfg", ""):
+            text = path.read_text(errors="replace")
+            named += [f"{path.relative_to(real_release)}: {match.group()!r}" for match in STAFF_SIDE_WORDS.finditer(text)]
+    assert named == []
+
+
 def test_release_leaves_out_staff_material(real_release):
     for name in release.NOT_RELEASED:
         assert not (real_release / name).exists(), name
