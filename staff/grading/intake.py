@@ -23,6 +23,9 @@ DEFAULT_MAX_MEMBERS = 2000
 DEFAULT_MAX_MEMBER_MIB = 32
 DEFAULT_MAX_TOTAL_MIB = 256
 PACKAGE_MARKER = "cs231n/__init__.py"
+# How many folders down the package may sit in an upload (a repository downloaded as a
+# zip nests it as REPO-main/assignments/assignment2/cs231n); the shallowest one counts.
+PACKAGE_DEPTH = 3
 WANTED = STUDENT_FILES + EXTENDABLE_FILES + NOTEBOOKS
 
 
@@ -39,14 +42,24 @@ class IntakeLimits:
 
 
 def _package_root(folder):
-    """``folder`` or its first subfolder (by name) that holds the package, or None."""
-    candidates = [folder] + sorted(child for child in folder.iterdir() if child.is_dir() and not child.is_symlink())
-    return next((candidate for candidate in candidates if (candidate / PACKAGE_MARKER).is_file()), None)
+    """The shallowest folder, ``folder`` itself or at most PACKAGE_DEPTH folders down, that
+    holds the package; among several as deep, the one holding most of the files graded
+    (another assignment's copy beside this one's holds fewer), then the first by name.
+    None when there is none. Symbolic links are not followed."""
+    level = [folder]
+    for _ in range(PACKAGE_DEPTH + 1):
+        found = [candidate for candidate in level if (candidate / PACKAGE_MARKER).is_file()]
+        if found:
+            # max keeps the first of equals, and ``found`` is in name order.
+            return max(found, key=lambda root: sum((root / name).is_file() for name in WANTED))
+        level = [child for candidate in level for child in sorted(candidate.iterdir())
+                 if child.is_dir() and not child.is_symlink()]
+    return None
 
 
 def locate_submission(path):
     """What to grade in an upload: ``path`` itself when it is a zip or a folder holding the
-    package (at its top or one folder down); else, in a folder, its CODE_ZIP_NAME, or its
+    package (at its top or a few folders down); else, in a folder, its CODE_ZIP_NAME, or its
     only zip. Raises IntakeError saying what to upload when there is none of these."""
     path = Path(path)
     if path.is_symlink():
@@ -148,11 +161,15 @@ def _read_zip(path, limits):
         clashes = sorted(set(files) & folders)
         if clashes:
             raise IntakeError(f"{clashes[0]!r} is both a file and a folder in {path}")
-        prefixes = sorted({name[: -len(PACKAGE_MARKER)] for name in files if name.endswith(PACKAGE_MARKER)
-                           and name[: -len(PACKAGE_MARKER)].count("/") <= 1}, key=len)
+        prefixes = [name[: -len(PACKAGE_MARKER)] for name in files if name.endswith(PACKAGE_MARKER)]
+        prefixes = [prefix for prefix in prefixes if prefix in ("", *(f"{p}/" for p in folders))
+                    and prefix.count("/") <= PACKAGE_DEPTH]
+        # The shallowest, then the one holding most of the files graded, then by name.
+        prefixes.sort(key=lambda prefix: (prefix.count("/"), -sum(prefix + name in files for name in WANTED),
+                                          prefix))
         if not prefixes:
-            raise IntakeError(f"{path.name} holds no {PACKAGE_MARKER} (nor one folder below): make the zip "
-                              f"with collectSubmission.sh, which keeps the files in their folders")
+            raise IntakeError(f"{path.name} holds no {PACKAGE_MARKER} (nor {PACKAGE_DEPTH} folders down): make "
+                              "the zip with collectSubmission.sh, which keeps the files in their folders")
         prefix = prefixes[0]
         found = {}
         for name in WANTED:
