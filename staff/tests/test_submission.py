@@ -315,8 +315,8 @@ def test_markdown_math_rendering_leaves_code_and_prices_alone():
 def test_shell_wrapper_exits_nonzero_on_missing_file(bundle):
     shutil.copy(REPO_ROOT / "collectSubmission.sh", bundle)
     (bundle / "tools").mkdir()
-    for name in ("__init__.py", "bundle.py", "collect_submission.py", "submission_pdf.py"):
-        shutil.copy(REPO_ROOT / "tools" / name, bundle / "tools")
+    for path in (REPO_ROOT / "tools").glob("*.py"):
+        shutil.copy(path, bundle / "tools")
     (bundle / "cs231n" / "layers.py").unlink()
     environment = dict(os.environ, CS231N_VENV=sys.prefix)
     result = subprocess.run(["bash", str(bundle / "collectSubmission.sh")], cwd=bundle,
