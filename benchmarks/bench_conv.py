@@ -214,6 +214,9 @@ for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
 
+# Before NumPy, as the notebooks do: the package sets how idle BLAS and OpenMP threads
+# wait before either library is loaded (cs231n/__init__.py).
+import cs231n  # noqa: E402,F401
 import numpy as np  # noqa: E402
 
 # Before torch: fast_layers sets OpenMP's passive waiting before OpenMP is loaded, which

@@ -32,13 +32,8 @@ __all__ = ["conv_forward_fast", "conv_backward_fast",
            "max_pool_forward_fast", "max_pool_backward_fast",
            "relu_max_pool_forward_fast", "relu_max_pool_backward_fast"]
 
-# The kernels' OpenMP threads share the cores with the BLAS's own threads, turn about.
-# By default OpenMP keeps its idle threads spinning for a while after each parallel
-# loop, which keeps a core from the BLAS thread that needs it next: measured on 2 busy
-# cores, a conv forward + backward took 8.6 s so, 33 ms with passive waiting (15 ms on
-# one thread). OpenMP reads the policy when it is loaded, so it is set before the
-# extension is imported, unless the user chose one.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# The kernels' OpenMP threads wait passively when idle: the package sets that before
+# this module loads OpenMP (cs231n/__init__.py), unless the user chose otherwise.
 # The compiled kernels this module calls. An extension built from an older source lacks
 # some of them (the .pyx changed and the package was not rebuilt); it is then set aside
 # like a missing one, so that the NumPy code runs instead of a call failing mid-layer.
