@@ -37,7 +37,8 @@ __all__ = ["conv_forward_fast", "conv_backward_fast",
 # The compiled kernels this module calls. An extension built from an older source lacks
 # some of them (the .pyx changed and the package was not rebuilt); it is then set aside
 # like a missing one, so that the NumPy code runs instead of a call failing mid-layer.
-_KERNEL_NAMES = ("im2col", "col2im", "max_pool_forward", "max_pool_backward", "swap_leading_axes")
+_KERNEL_NAMES = ("im2col", "col2im", "max_pool_forward", "max_pool_backward", "swap_leading_axes",
+                 "conv_forward", "conv_backward", "use_blas")
 try:
     from . import im2col_cython as _kernels
 except ImportError:

@@ -343,17 +343,24 @@ def test_non_contiguous_inputs(conv_path):
     assert rel_error(out_naive, out_fast) < 1e-9
 
 
-def stale_build():
+def stale_build(names=("im2col", "col2im")):
     """A kernel module lacking some of the kernels fast_layers calls: a build older than the .pyx."""
     stale = types.ModuleType("cs231n.im2col_cython")
-    stale.im2col = stale.col2im = lambda *args: None
+    for name in names:
+        setattr(stale, name, lambda *args: None)
     return stale
+
+
+def build_before_the_conv_kernels():
+    """What an extension built before the whole-conv kernels holds: all but those."""
+    return stale_build(("im2col", "col2im", "max_pool_forward", "max_pool_backward", "swap_leading_axes"))
 
 
 # None in sys.modules (and no attribute on the package) makes "from . import im2col_cython"
 # raise ImportError, as if it had never been built.
-@pytest.mark.parametrize("installed, message", [(None, "is not built"), (stale_build, "older version")],
-                         ids=["missing", "stale"])
+@pytest.mark.parametrize("installed, message", [(None, "is not built"), (stale_build, "older version"),
+                                                (build_before_the_conv_kernels, "older version")],
+                         ids=["missing", "stale", "before the conv kernels"])
 def test_missing_or_stale_extension_falls_back_with_one_warning(monkeypatch, installed, message):
     # The layers must warn once, naming the problem and the build command, and use NumPy
     # rather than fail inside a layer.
