@@ -19,7 +19,6 @@ submission is graded:
   one error too, unless staff accept running submissions unconfined (``--unconfined``,
   for code they trust, such as their own).
 """
-import ctypes
 import hashlib
 import os
 import shutil
@@ -29,9 +28,9 @@ import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .launcher import CLONE_NEWNET, CLONE_NEWNS, Libc, enter_user_namespaces
 from .sandbox import SandboxUnavailable
 
-CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWUSER = 0x00020000, 0x40000000, 0x20000000, 0x10000000
 # Mirrors of the grader's Python for sandbox users, one folder per installation.
 MIRROR_FOLDER = Path("/tmp/cs231n-grader-python")
 # Files a package installer leaves that point at the grader's own checkout.
@@ -64,23 +63,12 @@ def _in_child(action):
     return os.waitstatus_to_exitcode(status) == 0
 
 
-def _unshare(flags):
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(flags) != 0:
-        raise OSError(ctypes.get_errno(), "unshare")
-
-
 def _user_namespace_with_a_mount():
-    """What the launcher does without root: a user namespace (this user mapped to itself)
-    with mount, network and process namespaces, and a file system mounted in it."""
-    uid, gid = os.getuid(), os.getgid()
-    _unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID)
-    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
-        with open(f"/proc/self/{name}", "w") as handle:
-            handle.write(text)
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.mount(b"tmpfs", b"/tmp", b"tmpfs", ctypes.c_ulong(0), b"size=1m") != 0:
-        raise OSError(ctypes.get_errno(), "mount")
+    """What the launcher does without root (its own code), and a file system mounted in
+    the namespace, which some kernels refuse even where they allow the namespace."""
+    libc = Libc()
+    enter_user_namespaces(libc)
+    libc.mount("tmpfs", "/tmp", "tmpfs", 0, "size=1m")
 
 
 _PROBED = {}
@@ -94,7 +82,7 @@ def _probe(name, action):
 
 def mount_namespaces_work():
     """True when this (root) process may make mount and network namespaces."""
-    return _probe("mount", lambda: _unshare(CLONE_NEWNS | CLONE_NEWNET))
+    return _probe("mount", lambda: Libc().call("unshare", CLONE_NEWNS | CLONE_NEWNET))
 
 
 def user_namespaces_work():

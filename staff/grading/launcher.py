@@ -36,7 +36,9 @@ PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 38, 1, 4
 PRIVATE_TEMPORARY_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")
 
 
-class _Libc:
+class Libc:
+    """libc's calls the confinement needs, raising OSError with the call's name."""
+
     def __init__(self):
         self.libc = ctypes.CDLL(None, use_errno=True)
 
@@ -99,17 +101,20 @@ def _root_namespaces(libc, config):
     _hide_everything_but(libc, hidden, visible)
 
 
-def _user_namespaces(libc, config):
-    """User, mount, network and process namespaces made as this (unprivileged) user.
-
-    Returns once the namespaces exist and the hidden folders are covered; the caller
-    forks so that the worker is the first process of the new process namespace.
-    """
+def enter_user_namespaces(libc):
+    """User, mount, network and process namespaces made as this (unprivileged) user, who
+    keeps its own user id inside (mapped to itself, never to root)."""
     uid, gid = os.getuid(), os.getgid()
     libc.call("unshare", CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID)
     for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
         with open(f"/proc/self/{name}", "w") as handle:
             handle.write(text)
+
+
+def _user_namespaces(libc, config):
+    """enter_user_namespaces, then the hidden folders covered. The caller forks so that
+    the worker is the first process of the new process namespace."""
+    enter_user_namespaces(libc)
     visible = [os.path.realpath(path) for path in config["visible"]]
     hidden = [os.path.realpath(path) for path in config["hidden"]]
     hidden += [path for path in PRIVATE_TEMPORARY_FOLDERS if os.path.isdir(path)]
@@ -164,7 +169,7 @@ def main():
     # descriptor is not inherited by the worker (close-on-exec).
     report_handle = open(config["report"], "w")
     report = {}
-    libc = _Libc()
+    libc = Libc()
     libc.libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # die with the grader
     as_root = config["uid"] is not None
     in_root_namespaces = False
