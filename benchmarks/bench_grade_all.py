@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from staff import grade_all
 from staff.release import make_release
-from tools.bundle import EXTENDABLE_FILES, FRAMEWORK_NOTEBOOKS, STUDENT_FILES
+from tools.conventions import EXTENDABLE_FILES, FRAMEWORK_NOTEBOOKS, STUDENT_FILES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -35,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from staff import similarity
 from staff.release import make_release
-from tools.bundle import NOTEBOOKS, STUDENT_FILES, blank_magics, cell_source
+from tools.conventions import NOTEBOOKS, STUDENT_FILES
+from tools.cells import blank_magics, cell_source
 from tools.regions import answer_regions, marker_regions, notebook_regions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -32,7 +32,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from cs231n.data_utils import load_CIFAR10  # noqa: E402
-from tools.bundle import NOTEBOOKS  # noqa: E402
+from tools.conventions import NOTEBOOKS  # noqa: E402
 
 FULL_TRAIN, FULL_TEST, BATCHES, VALIDATION = 50_000, 10_000, 5, 1_000
 LABEL_NAMES = ["airplane", "automobile", "bird", "cat", "deer",

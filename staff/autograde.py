@@ -7,7 +7,7 @@
                               [--max-member-mib M] [--max-total-mib M]
 
 The submission's code only computes; this process judges. Only the student files
-(tools/bundle.py) and the notebooks are taken from the submission and laid over the
+(tools/conventions.py) and the notebooks are taken from the submission and laid over the
 grader's own copy of the package in a temporary sandbox. For each part of the rubric
 (staff/grading/rubric.py) confined processes (staff/grading/launcher.py: an unprivileged
 user of its own and private namespaces when the grader runs as root, resource limits
@@ -19,7 +19,7 @@ timeout) fails with the reason.
 
 The required total is the same for every submission: the core parts plus one framework
 part. A framework notebook is graded when the student worked in it
-(tools.bundle.framework_chosen); with both, the better one counts. Extra tasks are extra
+(tools.cells.framework_chosen); with both, the better one counts. Extra tasks are extra
 credit, outside the required total. A part that cannot be graded on this grader (its
 framework not installed, the reference solution failing here) is reported as not
 gradable here, a staff problem, and the report's status is ``incomplete``.
@@ -47,7 +47,8 @@ import sys
 import time
 from pathlib import Path
 
-from tools.bundle import EXTENDABLE_FILES, NOTEBOOKS, STUDENT_FILES, framework_chosen
+from tools.conventions import EXTENDABLE_FILES, NOTEBOOKS, STUDENT_FILES
+from tools.cells import framework_chosen
 from .grading.intake import (DEFAULT_MAX_MEMBER_MIB, DEFAULT_MAX_MEMBERS, DEFAULT_MAX_TOTAL_MIB,
                              IntakeError, IntakeLimits, read_submission)
 from .grading.rubric import (CHECKS, CORE_PARTS, FRAMEWORK_MODULES, FRAMEWORK_PARTS, FRAMEWORK_POINTS, PARTS,

@@ -44,7 +44,7 @@ import time
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from tools.bundle import NOTEBOOKS, STUDENT_FILES
+from tools.conventions import NOTEBOOKS, STUDENT_FILES
 
 from . import autograde
 from .grading.intake import IntakeError, read_submission

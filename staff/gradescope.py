@@ -25,7 +25,7 @@ its root holds:
   (default /autograder) and CS231N_VENV (default GRADING_VENV); GRADING_PARTS
   (comma-separated) grades only some parts.
 * the grader itself: the bundle's files, staff/ included, without what is never part of
-  a bundle (tools/bundle.py's is_excluded: environments, build products, datasets,
+  a bundle (tools/conventions.py's is_excluded: environments, build products, datasets,
   caches, submission files), version control and the benchmarks. Symbolic links are
   left out.
 
@@ -38,7 +38,7 @@ import sys
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from tools.bundle import is_excluded
+from tools.conventions import is_excluded
 from .autograde import ungradable_report
 from .release import is_released
 from .grading.rubric import PARTS
@@ -49,7 +49,7 @@ SETUP_SCRIPT = "setup.sh"
 RUN_SCRIPT = "run_autograder"
 # Top-level paths of the bundle the grader does not need.
 LEFT_OUT = (".git", "benchmarks")
-# Tool caches, at any depth, that tools/bundle.py does not know of.
+# Tool caches, at any depth, that tools/conventions.py does not know of.
 CACHES = (".tox", ".coverage")
 # Where setup.sh puts the grading environment: outside the grader's folder, which it
 # closes to other users, so that a sandboxed submission can run Python but not read the

@@ -35,7 +35,8 @@ from pathlib import Path
 
 import nbformat
 
-from tools.bundle import NOTEBOOKS, cell_source, is_answer_cell, is_solution_only_cell
+from tools.conventions import NOTEBOOKS
+from tools.cells import cell_source, is_answer_cell, is_solution_only_cell
 
 BUNDLE_ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,7 +7,7 @@
   ``raise NotImplementedError(...)`` that names the file (or notebook and cell) and the
   function, and points to the task comment above the region; the marker lines stay.
   Every region raises, so each notebook stops exactly where the student has work to do.
-* ``SOLUTION ONLY`` blocks (tools/bundle.py) are dropped with their marker lines, as if
+* ``SOLUTION ONLY`` blocks (tools/conventions.py) are dropped with their marker lines, as if
   they had never been there, and so are notebook cells tagged ``solution-only``.
 * Inline-answer cells go back to the bare prompt; every output is cleared; cells that
   papermill added to a notebook it ran are dropped.
@@ -28,9 +28,9 @@ import sys
 import textwrap
 from pathlib import Path, PurePosixPath
 
-from tools.bundle import (BLANK_ANSWER, INJECTED_PARAMETERS_TAG, NOTEBOOKS, PAPERMILL_ERROR_TAG,
-                          SOLUTION_ONLY_END, SOLUTION_ONLY_START, is_answer_cell, is_excluded,
-                          describe_place, is_solution_only_cell)
+from tools.conventions import (BLANK_ANSWER, INJECTED_PARAMETERS_TAG, NOTEBOOKS, PAPERMILL_ERROR_TAG,
+                               SOLUTION_ONLY_END, SOLUTION_ONLY_START, is_excluded)
+from tools.cells import is_answer_cell, describe_place, is_solution_only_cell
 from tools.regions import MarkerError, answer_regions, indentation, marker_regions
 from tools.tasks import read_text, task_list
 
@@ -49,7 +49,7 @@ TASKS_PLACEHOLDER = "{{TASKS}}"
 # points of the staff tools. Everything else ships, with its solution-only material
 # removed. Defined here, not among the conventions the release ships, so that the
 # release names none of it.
-NOT_RELEASED = ("staff", ".ci", "benchmarks", "tools/make_release.py", "tools/autograde.py")
+NOT_RELEASED = ("staff", ".ci", "benchmarks")
 
 
 def is_released(relative_path):

@@ -13,7 +13,7 @@ SUBMISSIONS is one of
   installed) only adds the students' names and emails to the report.
 
 Only the students' own code is compared, read as students hand it in (tools/regions.py,
-submitted_regions): in each student file (tools/bundle.py, STUDENT_FILES), the code
+submitted_regions): in each student file (tools/conventions.py, STUDENT_FILES), the code
 between the START/END markers where they are exact; where they were deleted or edited,
 or sit among the original assignment's comment banners (past public solutions keep
 those), the body of each task function less the release's own lines, with a note. In
@@ -96,7 +96,7 @@ from staff.grading.intake import (
     read_submission,
 )
 from staff.release import ReleaseError, make_release
-from tools.bundle import cell_source
+from tools.cells import cell_source
 from tools.regions import notebook_regions, submitted_regions
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

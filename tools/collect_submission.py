@@ -8,7 +8,7 @@ It checks that every required file exists (the student files, the four core note
 and at least one of the framework notebooks, PyTorch or TensorFlow), that every
 notebook was run top to bottom without an error, for real rather than in the runner's
 smoke mode, and that every inline question has an answer. A framework notebook that is
-untouched while the other one is chosen (tools/bundle.py, framework_chosen) is left out,
+untouched while the other one is chosen (tools/conventions.py, framework_chosen) is left out,
 with one line saying so. A check that printed FAILED (its error over its bound) is listed
 as a warning, by notebook and section: partial work may be submitted. Then it writes
 
@@ -33,16 +33,14 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from .bundle import (
-    CORE_NOTEBOOKS, FRAMEWORK_NOTEBOOKS, INJECTED_PARAMETERS_TAG, NOTEBOOKS, SMOKE_PARAMETER,
-    STUDENT_FILES, answer_is_filled, cell_source, describe_place, framework_chosen, is_answer_cell,
-    is_excluded, question_of,
-)
-from .submission_pdf import PDF_MODULES, render_markdown_math, write_pdf  # noqa: F401 (re-exported for tests)
+from .conventions import (CODE_ZIP_NAME, CORE_NOTEBOOKS, FRAMEWORK_NOTEBOOKS, INJECTED_PARAMETERS_TAG,
+                          NOTEBOOKS, SMOKE_PARAMETER, STUDENT_FILES, SUBMISSION_PDF_NAME, is_excluded)
+from .cells import (answer_is_filled, cell_source, describe_place, framework_chosen, is_answer_cell,
+                    question_of)
+from . import submission_pdf
+from .submission_pdf import PDF_MODULES
 from .tasks import failed_check_lines
 
-ZIP_NAME = "a2_code_submission.zip"
-PDF_NAME = "a2_inline_submission.pdf"
 _SMOKE_ON = re.compile(rf"^\s*{SMOKE_PARAMETER}\s*=\s*True\b", re.MULTILINE)
 PACKAGE_DIR = "cs231n"
 CODE_SUFFIXES = (".py", ".pyx")
@@ -86,7 +84,7 @@ def submitted_notebooks(root):
 
 def untouched_frameworks(notebooks):
     """The framework notebooks to leave out of a submission: the untouched ones (see
-    tools/bundle.py, framework_chosen), as long as another framework notebook is chosen.
+    tools/conventions.py, framework_chosen), as long as another framework notebook is chosen.
 
     ``notebooks`` maps each notebook name to its read notebook. When no framework notebook
     is chosen, none is left out, so that their problems are reported.
@@ -344,14 +342,14 @@ def collect(root=".", force=False, report=print):
         report("All checks passed.")
     report(f"Packing {', '.join(notebooks)}.")
     report("Writing the zip and the PDF (the PDF takes a minute)...")
-    zip_path, pdf_path = root / ZIP_NAME, root / PDF_NAME
+    zip_path, pdf_path = root / CODE_ZIP_NAME, root / SUBMISSION_PDF_NAME
     temporaries = []
     try:
         # Created inside the try, so a failure creating the second removes the first.
         try:
-            zip_temporary = _temporary_path(root, ZIP_NAME)
+            zip_temporary = _temporary_path(root, CODE_ZIP_NAME)
             temporaries.append(zip_temporary)
-            pdf_temporary = _temporary_path(root, PDF_NAME)
+            pdf_temporary = _temporary_path(root, SUBMISSION_PDF_NAME)
             temporaries.append(pdf_temporary)
         except PermissionError as error:
             raise SubmissionError(
@@ -359,17 +357,17 @@ def collect(root=".", force=False, report=print):
                 f"copy the assignment to a folder you can write to"
             ) from None
         members = write_zip(root, zip_temporary, notebooks)
-        page_count = write_pdf([root / name for name in notebooks], pdf_temporary)
+        page_count = submission_pdf.write_pdf([root / name for name in notebooks], pdf_temporary)
         os.replace(zip_temporary, zip_path)
         os.replace(pdf_temporary, pdf_path)
     finally:
         for temporary in temporaries:
             temporary.unlink(missing_ok=True)
 
-    report(f"Wrote {ZIP_NAME} with {len(members)} files:")
+    report(f"Wrote {CODE_ZIP_NAME} with {len(members)} files:")
     for member in members:
         report(f"  {member}")
-    report(f"Wrote {PDF_NAME} ({page_count} pages).")
+    report(f"Wrote {SUBMISSION_PDF_NAME} ({page_count} pages).")
     report("Upload both files to the grading site.")
     return zip_path, pdf_path
 

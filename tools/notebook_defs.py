@@ -9,7 +9,7 @@ import ast
 import json
 from pathlib import Path
 
-from tools.bundle import blank_magics, cell_source
+from tools.cells import blank_magics, cell_source
 
 DEFINITION_NODES = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)
 

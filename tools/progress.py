@@ -29,7 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from tools.bundle import FRAMEWORK_NOTEBOOKS, NOTEBOOKS, framework_chosen
+from tools.conventions import FRAMEWORK_NOTEBOOKS, NOTEBOOKS
+from tools.cells import framework_chosen
 from tools.tasks import notebook_outcome, not_started, read_notebook_cells, task_list
 
 BUNDLE_ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +70,7 @@ def test_keys(item):
 
 
 def chosen_frameworks(root):
-    """The framework notebooks of ``root`` the student has started (tools/bundle.py,
+    """The framework notebooks of ``root`` the student has started (tools/conventions.py,
     framework_chosen); empty before either is started."""
     chosen = []
     for name in FRAMEWORK_NOTEBOOKS:

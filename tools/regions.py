@@ -3,7 +3,7 @@
 One data type, Region, and three readers:
 
 * ``answer_regions`` (exact): the code between each pair of START/END marker lines
-  (tools/bundle.py) of a file or notebook cell. A line that mentions a marker's words
+  (tools/conventions.py) of a file or notebook cell. A line that mentions a marker's words
   without being exactly a marker line, and an unbalanced, nested or unevenly indented
   pair, is an error naming the file and line: code built from these regions must never
   take a mistyped marker for ordinary code.
@@ -26,7 +26,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.bundle import END_MARKER, MARKER_LINES, START_MARKER, blank_magics, cell_source, describe_place
+from tools.conventions import END_MARKER, MARKER_LINES, START_MARKER
+from tools.cells import blank_magics, cell_source, describe_place
 
 BUNDLE_ROOT = Path(__file__).resolve().parents[1]
 # Any line holding one of these words must be exactly one of the marker lines.

@@ -22,7 +22,7 @@ import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from .bundle import INJECTED_PARAMETERS_TAG, NOTEBOOKS, smoke_parameters
+from .conventions import INJECTED_PARAMETERS_TAG, NOTEBOOKS, smoke_parameters
 from .tasks import failed_check_lines
 
 BUNDLE_ROOT = Path(__file__).resolve().parent.parent

@@ -19,7 +19,8 @@ import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from .bundle import ANSWER_TAG, is_answer_cell, is_question_title
+from .conventions import ANSWER_TAG
+from .cells import is_answer_cell, is_question_title
 
 # The modules this PDF is made with; the collector checks them before it starts.
 PDF_MODULES = ("nbformat", "nbconvert", "ziamath", "weasyprint")

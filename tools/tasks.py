@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cs231n.gradient_check import FAILED_CHECK_PREFIX
-from tools.bundle import (NOTEBOOKS, START_MARKER, STUDENT_FILES, blank_magics, cell_source,
-                          section_of)
+from tools.conventions import NOTEBOOKS, START_MARKER, STUDENT_FILES
+from tools.cells import blank_magics, cell_source, section_of
 from tools.regions import enclosing_functions, marker_regions
 
 # The task comments of the student files: a header line, and a line naming the check.

@@ -3,7 +3,7 @@
 A submission is a bundle folder or a zip (``a2_code_submission.zip``), or an upload
 folder holding one of them (locate_submission: what Gradescope, batch grading and the
 similarity report hand over). Only the files a
-student edits (tools/bundle.py's STUDENT_FILES, and EXTENDABLE_FILES where the
+student edits (tools/conventions.py's STUDENT_FILES, and EXTENDABLE_FILES where the
 submission has them) and the notebooks are read; the rest of the package always comes
 from the grader. A zip is checked whole before anything is
 read: no absolute or parent-relative names, no links, no name that is both a file and a
@@ -17,7 +17,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from tools.bundle import CODE_ZIP_NAME, EXTENDABLE_FILES, NOTEBOOKS, STUDENT_FILES
+from tools.conventions import CODE_ZIP_NAME, EXTENDABLE_FILES, NOTEBOOKS, STUDENT_FILES
 
 DEFAULT_MAX_MEMBERS = 2000
 DEFAULT_MAX_MEMBER_MIB = 32

@@ -26,7 +26,7 @@ from .probes import CACHE_NOTE, parameter_name
 PARTS = ("FC layers", "optimizers", "solver", "batch norm", "dropout", "convolution",
          "PyTorch models", "TensorFlow models")
 # The framework part is done in PyTorch, TensorFlow or both: each of these parts is
-# graded when the student chose its notebook (tools.bundle.framework_chosen), and the
+# graded when the student chose its notebook (tools.cells.framework_chosen), and the
 # better of the two counts, out of FRAMEWORK_POINTS either way.
 FRAMEWORK_PARTS = {"PyTorch models": "PyTorch.ipynb", "TensorFlow models": "TensorFlow.ipynb"}
 # The module each framework part needs on the grader (the solution's run imports it).

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from tools.bundle import EXTENDABLE_FILES, STUDENT_FILES, is_excluded
+from tools.conventions import EXTENDABLE_FILES, STUDENT_FILES, is_excluded
 
 GRADER_ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from staff import autograde
-from tools import bundle
+from tools import conventions
+from tools import cells
 from tools.regions import marker_regions
 from staff.grading import sandbox
 from staff.grading.rubric import (CHECKS, CORE_PARTS, FRAMEWORK_PARTS, FRAMEWORK_POINTS, GRADIENT_KEY, PARTS,
@@ -30,7 +31,7 @@ IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 def submission_from(starter, tmp_path, edits):
     """A copy of the starter's student files with ``edits`` applied: {file: function(text) -> text}."""
     root = tmp_path / "submission"
-    for name in bundle.STUDENT_FILES + ("PyTorch.ipynb",):
+    for name in conventions.STUDENT_FILES + ("PyTorch.ipynb",):
         target = root / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes((starter / name).read_bytes())
@@ -119,11 +120,11 @@ def test_solution_regions_pasted_into_the_release_grade_full_marks(starter, tmp_
             return "\n".join(lines)
         return edit
 
-    python_files = [name for name in bundle.STUDENT_FILES if name.endswith(".py")]
+    python_files = [name for name in conventions.STUDENT_FILES if name.endswith(".py")]
     root = submission_from(starter, tmp_path, {name: paste_all(name) for name in python_files})
     # The solution keeps its sandwich helper where the original invites students to put
     # theirs, in layer_utils.py (solution-only there, so the release does not give it away).
-    for name in bundle.EXTENDABLE_FILES:
+    for name in conventions.EXTENDABLE_FILES:
         (root / name).write_bytes((REPO_ROOT / name).read_bytes())
     report = autograde.grade(root, parts=[part for part in PARTS if part not in FRAMEWORK_PARTS])
     assert report["total"]["score"] == 1.0, [c for p in report["parts"] for c in p["checks"] if not c["passed"]]
@@ -131,7 +132,7 @@ def test_solution_regions_pasted_into_the_release_grade_full_marks(starter, tmp_
 
 def test_one_broken_function_loses_exactly_its_checks(tmp_path):
     root = tmp_path / "bundle"
-    for name in bundle.STUDENT_FILES:
+    for name in conventions.STUDENT_FILES:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes((REPO_ROOT / name).read_bytes())
     (root / "cs231n" / "__init__.py").write_text("")
@@ -375,17 +376,17 @@ def test_without_root_the_limits_still_apply_and_the_report_says_so(monkeypatch)
 
 def test_a_framework_counts_as_chosen_once_worked_in(starter):
     untouched = json.loads((starter / "PyTorch.ipynb").read_text())
-    assert not bundle.framework_chosen(untouched)
+    assert not cells.framework_chosen(untouched)
     code = next(cell for cell in untouched["cells"] if cell["cell_type"] == "code")
     code["execution_count"] = 1
-    assert bundle.framework_chosen(untouched)
+    assert cells.framework_chosen(untouched)
     code["execution_count"] = None
-    answer = next(cell for cell in untouched["cells"] if bundle.is_answer_cell(cell))
-    answer["source"] = bundle.ANSWER_PROMPT + " Batch norm before the ReLU."
-    assert bundle.framework_chosen(untouched)
+    answer = next(cell for cell in untouched["cells"] if cells.is_answer_cell(cell))
+    answer["source"] = conventions.ANSWER_PROMPT + " Batch norm before the ReLU."
+    assert cells.framework_chosen(untouched)
 
-    release_notebooks = {name: (starter / name).read_bytes() for name in bundle.FRAMEWORK_NOTEBOOKS}
-    solution_notebooks = {name: (REPO_ROOT / name).read_bytes() for name in bundle.FRAMEWORK_NOTEBOOKS}
+    release_notebooks = {name: (starter / name).read_bytes() for name in conventions.FRAMEWORK_NOTEBOOKS}
+    solution_notebooks = {name: (REPO_ROOT / name).read_bytes() for name in conventions.FRAMEWORK_NOTEBOOKS}
     assert autograde.chosen_frameworks(release_notebooks) == []
     assert autograde.chosen_frameworks(solution_notebooks) == list(FRAMEWORK_PARTS)
     assert autograde.chosen_frameworks({"TensorFlow.ipynb": b"{not json"}) == ["TensorFlow models"]
@@ -395,7 +396,7 @@ def solution_with_notebooks(starter, tmp_path, worked_in):
     """The solution's student files with the solution's notebook for each framework in
     ``worked_in`` and the release's untouched one for the others."""
     root = tmp_path / "submission"
-    for name in bundle.STUDENT_FILES + bundle.EXTENDABLE_FILES:
+    for name in conventions.STUDENT_FILES + conventions.EXTENDABLE_FILES:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes((REPO_ROOT / name).read_bytes())
     (root / "cs231n" / "__init__.py").write_text("")
@@ -519,7 +520,7 @@ def test_a_backward_check_does_not_depend_on_a_broken_forward(tmp_path):
 def solution_copy(tmp_path, edits):
     """The solution's student files with ``edits`` applied: {file: function(text) -> text}."""
     root = tmp_path / "bundle"
-    for name in bundle.STUDENT_FILES + bundle.EXTENDABLE_FILES:
+    for name in conventions.STUDENT_FILES + conventions.EXTENDABLE_FILES:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes((REPO_ROOT / name).read_bytes())
     (root / "cs231n" / "__init__.py").write_text("")

@@ -24,7 +24,7 @@ import pytest
 
 from staff import autograde
 from staff.grading import confinement
-from tools.bundle import STUDENT_FILES
+from tools.conventions import STUDENT_FILES
 from tools.regions import marker_regions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ import papermill
 import pytest
 from weasyprint.formatting_structure import boxes
 
-from tools.bundle import NOTEBOOKS, smoke_parameters
+from tools.conventions import NOTEBOOKS, smoke_parameters
 from tools.run_notebooks import missing_requirement
 from tools.submission_pdf import WIDGET_MIME_TYPE, render_document
 

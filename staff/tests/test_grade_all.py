@@ -13,7 +13,7 @@ import pytest
 
 from staff import grade_all, release
 from staff import submissions as layouts
-from tools import bundle
+from tools import conventions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PARTS = ["FC layers", "optimizers"]  # enough to tell the statuses apart, and quick
@@ -21,7 +21,7 @@ FAST = {"check_timeout": 2, "total_timeout": 40, "progress": False, "log": lambd
 
 
 def copy_student_files(source, root, edits=None):
-    for name in bundle.STUDENT_FILES + bundle.EXTENDABLE_FILES:
+    for name in conventions.STUDENT_FILES + conventions.EXTENDABLE_FILES:
         target = root / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes((source / name).read_bytes())

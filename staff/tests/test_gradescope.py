@@ -17,7 +17,7 @@ import pytest
 from staff.autograde import (GRADESCOPE_RESULT_FIELDS, GRADESCOPE_TEST_FIELDS, gradescope_results)
 from staff.gradescope import GRADING_VENV, PYTHON_VERSIONS, main
 from staff.grading.rubric import CHECKS, CORE_PARTS, FRAMEWORK_POINTS, PARTS
-from tools.bundle import EXTENDABLE_FILES, NOTEBOOKS, STUDENT_FILES
+from tools.conventions import EXTENDABLE_FILES, NOTEBOOKS, STUDENT_FILES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(sys.prefix)
@@ -98,7 +98,7 @@ def test_the_zip_holds_the_scripts_at_its_root_and_the_grader_without_the_rest(a
     with zipfile.ZipFile(archive) as opened:
         infos = {info.filename: info for info in opened.infolist()}
     for name in ("setup.sh", "run_autograder", "staff/autograde.py", "staff/grading/sandbox.py",
-                 "tools/setup_env.sh", "tools/bundle.py", "requirements.txt", "setup.py",
+                 "tools/setup_env.sh", "tools/conventions.py", "requirements.txt", "setup.py",
                  "pyproject.toml", "cs231n/im2col_cython.pyx") + STUDENT_FILES + NOTEBOOKS:
         assert name in infos, name
     for name in ("run_autograder", "setup.sh"):

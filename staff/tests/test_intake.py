@@ -6,7 +6,7 @@ import zipfile
 import pytest
 
 from staff.grading.intake import IntakeError, locate_submission, read_submission
-from tools.bundle import CODE_ZIP_NAME, STUDENT_FILES
+from tools.conventions import CODE_ZIP_NAME, STUDENT_FILES
 
 ASSIGNMENT_FILES = ("cs231n/__init__.py",) + STUDENT_FILES
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tools.bundle import NOTEBOOKS, blank_magics, cell_source, is_question_title
+from tools.conventions import NOTEBOOKS
+from tools.cells import blank_magics, cell_source, is_question_title
 from tools.tasks import Task, task_list
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from cs231n.gradient_check import FAILED_CHECK_PREFIX, check_line
 from staff import release
 from tools import collect_submission, run_notebooks
 from tools.progress import describe
-from tools.bundle import NOTEBOOKS
+from tools.conventions import CODE_ZIP_NAME, NOTEBOOKS, SUBMISSION_PDF_NAME
 from tools.regions import indentation, marker_regions
 from tools.tasks import task_list
 
@@ -198,4 +198,4 @@ def test_the_collector_warns_of_the_failed_check_and_still_packs(wrong_relu_run,
     warning = next(line for line in reported if line.startswith("WARNING"))
     assert (f'  FullyConnectedNets.ipynb, section "{RELU_SECTION}": '
             "FAILED: dx relative error 1.0e+00, should be < 1e-10") in warning.splitlines()
-    assert (bundle / collect_submission.ZIP_NAME).is_file() and (bundle / collect_submission.PDF_NAME).is_file()
+    assert (bundle / CODE_ZIP_NAME).is_file() and (bundle / SUBMISSION_PDF_NAME).is_file()

@@ -14,7 +14,7 @@ from staff.quoted_figures import (
     source_problems,
     weight_scale_sweep,
 )
-from tools.bundle import ANSWER_TAG, SOLUTION_ONLY_TAG
+from tools.conventions import ANSWER_TAG, SOLUTION_ONLY_TAG
 
 SWEEP_PRINTOUT = """\
 weight scale 1.0e-04  baseline: best val acc 0.112, final loss 2.3 | batchnorm: best val acc 0.241, final loss 1.79

@@ -14,7 +14,7 @@ from benchmarks.bench_similarity import fill_bundle, read_bundle, solution_answe
 from cs231n import layers
 from staff import similarity
 from staff.tests.test_similarity import release, solution  # noqa: F401 (module fixtures)
-from tools.bundle import END_MARKER, START_MARKER
+from tools.conventions import END_MARKER, START_MARKER
 from tools.regions import (ADDED_FUNCTIONS, MarkerError, answer_regions, notebook_regions,
                            submitted_regions)
 

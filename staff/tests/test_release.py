@@ -9,12 +9,12 @@ import nbformat
 import papermill
 import pytest
 
-from tools import bundle
+from tools import conventions
 from tools.regions import marker_regions
 from staff import release
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-START, END = bundle.START_MARKER, bundle.END_MARKER
+START, END = conventions.START_MARKER, conventions.END_MARKER
 
 # Built from the marker constants so that this file holds no marker lines of its own.
 OPS_SOURCE = f'''"""Tiny operations for the fixture bundle."""
@@ -104,7 +104,7 @@ def write_fixture_solution(root):
             f"def helper():\n    \"\"\"Return seven.\"\"\"\n    {START}\n    return 7\n    {END}"
         ),
         nbformat.v4.new_markdown_cell("## Inline Question 1\n\nWhy?"),
-        nbformat.v4.new_markdown_cell("**Your Answer:** because.", metadata={"tags": [bundle.ANSWER_TAG]}),
+        nbformat.v4.new_markdown_cell("**Your Answer:** because.", metadata={"tags": [conventions.ANSWER_TAG]}),
     ])
     nbformat.write(notebook, root / "Mini.ipynb")
     return root
@@ -155,8 +155,8 @@ def test_release_notebook_is_stubbed_blanked_and_cleared(fixture_solution, tmp_p
     cells = nbformat.read(out / "Mini.ipynb", as_version=4).cells
     code_cells = [cell for cell in cells if cell.cell_type == "code"]
     assert all(cell.outputs == [] and cell.execution_count is None for cell in code_cells)
-    assert cells[4].source == bundle.BLANK_ANSWER
-    assert cells[4].metadata["tags"] == [bundle.ANSWER_TAG]
+    assert cells[4].source == conventions.BLANK_ANSWER
+    assert cells[4].metadata["tags"] == [conventions.ANSWER_TAG]
     assert cells[1].source.startswith("%matplotlib inline\nmodel = None\n" + START)
     assert "'trained'" not in cells[1].source
     # Placeholders name the section a student sees, never a cell number.
@@ -196,7 +196,7 @@ def test_release_drops_cells_papermill_added(fixture_solution, tmp_path):
 def test_solution_only_cells_are_dropped_from_the_release(fixture_solution, tmp_path):
     path = fixture_solution / "Mini.ipynb"
     notebook = nbformat.read(path, as_version=4)
-    tagged = {"tags": [bundle.SOLUTION_ONLY_TAG]}
+    tagged = {"tags": [conventions.SOLUTION_ONLY_TAG]}
     notebook.cells.insert(2, nbformat.v4.new_markdown_cell("Our run reached 53.1% here.", metadata=tagged))
     notebook.cells.append(nbformat.v4.new_code_cell("print('the recipe we chose')", metadata=tagged))
     nbformat.write(notebook, path)
@@ -281,17 +281,17 @@ def test_real_release_imports_cleanly_and_keeps_only_placeholders(real_release):
 def test_real_release_notebooks_stop_at_the_first_stub(real_release, cifar_environment, tmp_path):
     import importlib.util
 
-    names = list(bundle.NOTEBOOKS)
+    names = list(conventions.NOTEBOOKS)
     if importlib.util.find_spec("tensorflow") is None:
         names.remove("TensorFlow.ipynb")
     for name in names:
         notebook = nbformat.read(real_release / name, as_version=4)
         assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
-        answers = [cell for cell in notebook.cells if bundle.ANSWER_TAG in cell.metadata.get("tags", [])]
-        assert all(cell.source == bundle.BLANK_ANSWER for cell in answers)
+        answers = [cell for cell in notebook.cells if conventions.ANSWER_TAG in cell.metadata.get("tags", [])]
+        assert all(cell.source == conventions.BLANK_ANSWER for cell in answers)
         with pytest.raises(papermill.PapermillExecutionError) as raised:
             papermill.execute_notebook(
-                str(real_release / name), str(tmp_path / name), parameters=bundle.smoke_parameters(),
+                str(real_release / name), str(tmp_path / name), parameters=conventions.smoke_parameters(),
                 cwd=str(real_release), kernel_name="python3", progress_bar=False,
             )
         assert raised.value.ename == "NotImplementedError", (name, raised.value.ename, raised.value.evalue)
@@ -318,7 +318,7 @@ def test_near_miss_markers_stop_the_release(fixture_solution, tmp_path, line):
 
 def test_solution_only_blocks_vanish_from_the_release(fixture_solution, tmp_path):
     source = OPS_SOURCE + (
-        f"\n\n{bundle.SOLUTION_ONLY_START}\ndef _shared_core(x):\n    return 3 * x\n{bundle.SOLUTION_ONLY_END}\n")
+        f"\n\n{conventions.SOLUTION_ONLY_START}\ndef _shared_core(x):\n    return 3 * x\n{conventions.SOLUTION_ONLY_END}\n")
     (fixture_solution / "cs231n" / "ops.py").write_text(source)
     release.make_release(fixture_solution, tmp_path / "release")
     text = (tmp_path / "release" / "cs231n" / "ops.py").read_text()
@@ -332,7 +332,7 @@ def test_an_untagged_answer_cell_is_blanked_too(fixture_solution, tmp_path):
     nbformat.write(notebook, path)
     release.make_release(fixture_solution, tmp_path / "release")
     cells = nbformat.read(tmp_path / "release" / "Mini.ipynb", as_version=4).cells
-    assert cells[-1].source == bundle.BLANK_ANSWER
+    assert cells[-1].source == conventions.BLANK_ANSWER
 
 
 def test_symlinks_are_skipped_and_named(fixture_solution, tmp_path):
@@ -383,7 +383,7 @@ def solution_lines(root):
     for where, text in _student_sources(root):
         lines = text.split("\n")
         regions = marker_regions(lines, where)
-        regions += marker_regions(lines, where, bundle.SOLUTION_ONLY_START, bundle.SOLUTION_ONLY_END)
+        regions += marker_regions(lines, where, conventions.SOLUTION_ONLY_START, conventions.SOLUTION_ONLY_END)
         covered = {index for start, end in regions for index in range(start + 1, end)}
         for index, line in enumerate(lines):
             normalized = _normalized(line)
@@ -461,7 +461,7 @@ def test_task_comments_name_sections_that_exist():
                                for line in cell.source.split("\n") if line.startswith("#")}
 
     references = 0
-    for name in bundle.STUDENT_FILES:
+    for name in conventions.STUDENT_FILES:
         for notebook, section in re.findall(r"Checked in (\w+\.ipynb) under the heading: (.+)$",
                                              (REPO_ROOT / name).read_text(), re.MULTILINE):
             references += 1
@@ -472,7 +472,7 @@ def test_task_comments_name_sections_that_exist():
 def test_gitignore_mirrors_the_excluded_names():
     ignored = {line.strip() for line in (REPO_ROOT / ".gitignore").read_text().splitlines()
                if line.strip() and not line.startswith("#")}
-    for pattern in bundle.EXCLUDED_NAMES:
+    for pattern in conventions.EXCLUDED_NAMES:
         if pattern == ".git":
             continue
         assert any(entry.rstrip("/").split("/")[-1] == pattern for entry in ignored), pattern
@@ -505,7 +505,7 @@ def test_the_release_readme_lists_every_task_where_its_comment_says_it_is_checke
     text = (real_release / "README.md").read_text()
     rows = [line for line in text.splitlines() if line.startswith("| ") and "`cs231n/" in line]
     titles = []
-    for name in bundle.STUDENT_FILES:
+    for name in conventions.STUDENT_FILES:
         titles += re.findall(r"# ---- (?:Task|Extra task \(not in the original assignment\)): (.+?) -+$",
                              (REPO_ROOT / name).read_text(), re.MULTILINE)
     assert len(titles) > 30 and len(rows) == len(titles)

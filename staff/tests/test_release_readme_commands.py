@@ -37,8 +37,8 @@ import nbformat
 import pytest
 
 from staff import release
-from tools import bundle
-from tools.collect_submission import PDF_NAME, ZIP_NAME
+from tools import conventions
+from tools import cells
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STAND_IN = Path(__file__).resolve().with_name("base_python_stand_in.py")
@@ -104,18 +104,18 @@ def complete(root):
     solution's student files (with its helper layer in layer_utils.py, where the original
     invites students to put theirs), and in every notebook the solution's code cells and
     answers, with nothing run yet."""
-    for name in bundle.STUDENT_FILES + bundle.EXTENDABLE_FILES:
+    for name in conventions.STUDENT_FILES + conventions.EXTENDABLE_FILES:
         shutil.copyfile(REPO_ROOT / name, root / name)
-    for name in bundle.NOTEBOOKS:
+    for name in conventions.NOTEBOOKS:
         # The release keeps every cell but the solution-only ones and those papermill
         # added, in order, so the remaining solution cells pair up with the release's.
         solved = [cell for cell in nbformat.read(REPO_ROOT / name, as_version=4).cells
-                  if not bundle.is_solution_only_cell(cell)
+                  if not cells.is_solution_only_cell(cell)
                   and not release.PAPERMILL_CELL_TAGS & set(cell.metadata.get("tags", []))]
         notebook = nbformat.read(root / name, as_version=4)
         assert [cell.cell_type for cell in notebook.cells] == [cell.cell_type for cell in solved], name
         for cell, solution in zip(notebook.cells, solved):
-            if cell.cell_type == "code" or bundle.is_answer_cell(cell):
+            if cell.cell_type == "code" or cells.is_answer_cell(cell):
                 cell.source = solution.source
         nbformat.write(notebook, root / name)
     return root
@@ -298,7 +298,7 @@ def check_run_all(shell, command="bash tools/run_all.sh"):
     notebooks = list(COMPLETED_SMOKE_NOTEBOOKS) if shell.completed else []
     result = shell.run(" ".join([command, "--smoke", *notebooks]))
     assert "is up to date." in result.stdout and "CIFAR-10 is already in" in result.stdout, explain(result)
-    ran = notebooks or [name for name in bundle.NOTEBOOKS if HAVE_TENSORFLOW or name != "TensorFlow.ipynb"]
+    ran = notebooks or [name for name in conventions.NOTEBOOKS if HAVE_TENSORFLOW or name != "TensorFlow.ipynb"]
     if shell.completed:
         assert result.returncode == 0, explain(result)
         for name in ran:
@@ -321,7 +321,7 @@ def check_run_all(shell, command="bash tools/run_all.sh"):
 
 
 def submission_files(shell):
-    return {name: (shell.root / name).stat().st_mtime_ns for name in (ZIP_NAME, PDF_NAME)
+    return {name: (shell.root / name).stat().st_mtime_ns for name in (conventions.CODE_ZIP_NAME, conventions.SUBMISSION_PDF_NAME)
             if (shell.root / name).exists()}
 
 
@@ -332,7 +332,7 @@ def expect_refusal(shell, command, **variables):
     assert result.returncode == 1, explain(result)
     assert "the notebooks are not ready" in result.stdout and "Nothing was written." in result.stdout, explain(result)
     assert submission_files(shell) == before
-    for name in bundle.CORE_NOTEBOOKS:
+    for name in conventions.CORE_NOTEBOOKS:
         if name in shell.smoke_run and shell.completed:
             assert f"  {name}: was run in smoke mode" in result.stdout, explain(result)
         elif name in shell.smoke_run:
@@ -354,13 +354,13 @@ def check_collect_submission(shell, command="bash collectSubmission.sh"):
     # --force, which the refusal offers, shows that the completed bundle packs.
     result = shell.run(f"{command} --force")
     assert result.returncode == 0 and "WARNING: collecting anyway (--force)" in result.stdout, explain(result)
-    with zipfile.ZipFile(shell.root / ZIP_NAME) as archive:
+    with zipfile.ZipFile(shell.root / conventions.CODE_ZIP_NAME) as archive:
         members = set(archive.namelist())
-    assert set(bundle.NOTEBOOKS) | set(bundle.STUDENT_FILES) <= members
+    assert set(conventions.NOTEBOOKS) | set(conventions.STUDENT_FILES) <= members
     from pypdf import PdfReader
 
-    assert len(PdfReader(shell.root / PDF_NAME).pages) >= len(bundle.NOTEBOOKS)
-    assert f"Wrote {PDF_NAME} (" in result.stdout, explain(result)
+    assert len(PdfReader(shell.root / conventions.SUBMISSION_PDF_NAME).pages) >= len(conventions.NOTEBOOKS)
+    assert f"Wrote {conventions.SUBMISSION_PDF_NAME} (" in result.stdout, explain(result)
 
 
 def check_use_system_torch(shell):

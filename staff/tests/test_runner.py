@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 from tools import run_notebooks
-from tools.bundle import NOTEBOOKS
+from tools.conventions import NOTEBOOKS
 
 
 def write_notebook(path, *sources):

@@ -15,7 +15,8 @@ import pytest
 from nbclient import NotebookClient
 from pypdf import PdfReader
 
-from tools import bundle as conventions
+from tools import conventions
+from tools.cells import is_answer_cell
 from tools import collect_submission as collector
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -294,21 +295,21 @@ def test_interrupted_collection_leaves_no_final_files(bundle, monkeypatch, inter
         Path(destination).write_bytes(b"%PDF-1.7 half written")
         raise copy.copy(interruption)
 
-    monkeypatch.setattr(collector, "write_pdf", failing_write_pdf)
+    monkeypatch.setattr(collector.submission_pdf, "write_pdf", failing_write_pdf)
     with pytest.raises(type(interruption)):
         collector.collect(bundle)
     assert_nothing_written(bundle)
 
 
 def test_markdown_math_rendering_leaves_code_and_prices_alone():
-    rendered = collector.render_markdown_math(
+    rendered = collector.submission_pdf.render_markdown_math(
         "Cost $5 and $10; `x = $y$` stays; inline $\\mu$ and\n$$\\sigma^2$$"
     )
     assert "Cost $5 and $10;" in rendered
     assert "`x = $y$`" in rendered
     assert rendered.count('class="math-inline"') == 1
     assert rendered.count('class="math-display"') == 1
-    broken = collector.render_markdown_math("$\\frac{a}{$")
+    broken = collector.submission_pdf.render_markdown_math("$\\frac{a}{$")
     assert "<code>" in broken  # unparsable TeX is shown as source, not dropped
 
 
@@ -346,7 +347,7 @@ def recorded_pdf(monkeypatch):
         Path(destination).write_bytes(b"%PDF-1.7 stand-in")
         return 1
 
-    monkeypatch.setattr(collector, "write_pdf", write_pdf)
+    monkeypatch.setattr(collector.submission_pdf, "write_pdf", write_pdf)
     return rendered
 
 
@@ -378,7 +379,7 @@ def untouched_notebook(name):
     """A framework notebook as the release ships it: nothing run, every answer blank."""
     notebook = fake_notebook(name, with_plot=False)
     for cell in notebook.cells:
-        if conventions.is_answer_cell(cell):
+        if is_answer_cell(cell):
             cell.source = conventions.BLANK_ANSWER
     return notebook
 
@@ -519,7 +520,7 @@ def test_sighup_removes_the_temporary_files(bundle):
         "    Path(destination).write_bytes(b'%PDF-1.7 half written')\n"
         "    os.kill(os.getpid(), signal.SIGHUP)\n"
         "    raise AssertionError('SIGHUP did not stop the collector')\n"
-        "collector.write_pdf = write_pdf\n"
+        "collector.submission_pdf.write_pdf = write_pdf\n"
         f"sys.exit(collector.main(['--root', {str(bundle)!r}]))\n"
     )
     result = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True,

@@ -10,7 +10,7 @@ from pypdf import PdfReader
 from weasyprint import HTML
 from weasyprint.formatting_structure import boxes
 
-from tools.bundle import NOTEBOOKS
+from tools.conventions import NOTEBOOKS
 from tools.submission_pdf import (MATH_FONT_SIZE, MAX_OUTPUT_BYTES, MAX_OUTPUT_TEXT_CHARS,
                                   WIDGET_MIME_TYPE, _MARKDOWN_MATH, bundle_url_fetcher,
                                   printable_outputs, render_markdown_math, write_pdf)

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from cs231n.gradient_check import FAILED_CHECK_PREFIX, above_line, near_line, shape_line, value_line
-from tools.bundle import NOTEBOOKS, blank_magics
+from tools.conventions import NOTEBOOKS
+from tools.cells import blank_magics
 from tools.tasks import failed_checks
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
