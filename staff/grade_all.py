@@ -50,7 +50,7 @@ from . import autograde
 from .grading.intake import IntakeError, read_submission
 from .grading.rubric import CORE_PARTS, FRAMEWORK_PARTS, PARTS
 from .grading.sandbox import Limits
-from .submissions import discover, spreadsheet_safe
+from .grading.submissions import discover, spreadsheet_safe
 
 # Check messages that mean the submission ran out of time.
 TIMEOUT_MARKS = ("timed out", "not run:")

@@ -88,7 +88,7 @@ from pygments.lexers import PythonLexer
 from pygments.token import Comment, Name, String, Text
 from tqdm import tqdm
 
-from staff import submissions as layouts
+from staff.grading import submissions as layouts
 from staff.grading.intake import (
     PACKAGE_MARKER,
     IntakeError,
@@ -344,7 +344,7 @@ class Submission:
 
 def discover(root, reference=False, prefix=""):
     """(entries, skipped) of a folder of submissions, in any of the accepted layouts
-    (staff/submissions.py); ``prefix`` names the corpus of a reference folder."""
+    (staff/grading/submissions.py); ``prefix`` names the corpus of a reference folder."""
     root = Path(root)
     if not root.is_dir():
         raise SimilarityError(f"{root} is not a folder of submissions")

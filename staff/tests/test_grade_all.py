@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from staff import grade_all, release
-from staff import submissions as layouts
+from staff.grading import submissions as layouts
 from tools import conventions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -22,7 +22,7 @@ from benchmarks.bench_similarity import (
     write_bundle,
 )
 from staff import similarity
-from staff.submissions import sanitise_id, spreadsheet_safe
+from staff.grading.submissions import sanitise_id, spreadsheet_safe
 from staff.release import make_release
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -150,7 +150,7 @@ def test_student_data_is_neutralised_in_the_csv(class_run):
     _, out = class_run
     with open(out / "pairs.csv", newline="", encoding="utf-8") as stream:
         rows = list(csv.DictReader(stream))
-    # Ids are made safe (staff/submissions.py) before they appear anywhere.
+    # Ids are made safe (staff/grading/submissions.py) before they appear anywhere.
     hostile = [row for row in rows if sanitise_id(HOSTILE_ID) in (row["student_a"], row["student_b"])]
     assert hostile, "the hostile submission's copy of svm_loss is listed"
     for row in rows:

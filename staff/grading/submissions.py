@@ -9,7 +9,7 @@ import datetime
 import re
 from pathlib import Path
 
-from .grading.intake import IntakeError, locate_submission
+from .intake import IntakeError, locate_submission
 
 METADATA_NAME = "submission_metadata.yml"
 METADATA_MAX_BYTES = 4 << 20
