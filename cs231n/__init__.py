@@ -5,7 +5,7 @@ loaded (the notebooks import this package first, before NumPy): threads that spi
 idle keep a core from the threads that need it next. The compiled fast layers'
 OpenMP threads and NumPy's OpenBLAS threads take turns on the same cores, layer after
 layer, so each one's idle threads must sleep at once rather than spin. Measured with
-benchmarks/bench_conv.py on two cores (README, "CPU threads"): a conv forward + backward
+the course's conv benchmark on two cores: a conv forward + backward
 right after a NumPy product took 50 ms on two threads with OpenBLAS's default spinning,
 28 ms with its threads sleeping (51 ms on one thread), and one ConvNet epoch went from
 560 to 730 images/s. Either setting you make yourself (in the environment) is kept.
