@@ -3,6 +3,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .gradient_check import check_line, shape_checked_errors
+from .run_figures import record_figure
 
 
 def _decorate(ax, title, xlabel, ylabel):
@@ -181,19 +182,43 @@ def training_size_note(num_images, num_updates, bar):
             f"{round(num_updates * factor):,}); {bar} is set for the full split.")
 
 
-def print_final_accuracies(solvers):
-    """One line per trained solver: final training, final validation and best validation accuracy."""
+def print_final_accuracies(solvers, record_as=None):
+    """One line per trained solver: final training, final validation and best validation accuracy.
+
+    With record_as (an experiment's name), the three accuracies of each run are also
+    recorded (cs231n.run_figures) as "LABEL: final train acc", "LABEL: final val acc" and
+    "LABEL: best val acc".
+    """
     width = max(len(label) for label in solvers)
     for label, solver in solvers.items():
         print(f"{label:<{width}}  train acc {solver.train_acc_history[-1]:.3f}, "
               f"val acc {solver.val_acc_history[-1]:.3f} (best {solver.best_val_acc:.3f})")
+        if record_as is not None:
+            record_figure(record_as, f"{label}: final train acc", solver.train_acc_history[-1])
+            record_figure(record_as, f"{label}: final val acc", solver.val_acc_history[-1])
+            record_figure(record_as, f"{label}: best val acc", solver.best_val_acc)
 
 
-def print_weight_scale_sweep(weight_scales, solvers_by_label):
+def print_weight_scale_sweep(weight_scales, solvers_by_label, record_as=None):
     """The numbers behind plot_weight_scale_sweep: per scale, each run's best validation
-    accuracy and final training loss."""
+    accuracy and final training loss. With record_as, the sweep is also recorded
+    (record_weight_scale_sweep)."""
     for i, scale in enumerate(weight_scales):
         runs = [f"{label}: best val acc {max(solvers[i].val_acc_history):.3f}, "
                 + ("diverged" if run_diverged(solvers[i]) else f"final loss {solvers[i].loss_history[-1]:.3g}")
                 for label, solvers in solvers_by_label.items()]
         print(f"weight scale {scale:.1e}  " + " | ".join(runs))
+    if record_as is not None:
+        record_weight_scale_sweep(record_as, weight_scales, solvers_by_label)
+
+
+def record_weight_scale_sweep(experiment, weight_scales, solvers_by_label):
+    """Record (cs231n.run_figures) a sweep's figures as lists, one value per weight scale:
+    "weight scales", and for each label "LABEL: best train acc", "LABEL: best val acc" and
+    "LABEL: final loss" (infinite for a run that diverged). Nothing is printed."""
+    record_figure(experiment, "weight scales", weight_scales)
+    for label, solvers in solvers_by_label.items():
+        record_figure(experiment, f"{label}: best train acc", [max(s.train_acc_history) for s in solvers])
+        record_figure(experiment, f"{label}: best val acc", [max(s.val_acc_history) for s in solvers])
+        record_figure(experiment, f"{label}: final loss",
+                      [float("inf") if run_diverged(s) else s.loss_history[-1] for s in solvers])

@@ -9,7 +9,8 @@ optional package which is not installed (TensorFlow.ipynb without TensorFlow) is
 with a line saying so and how to install it. A failing notebook is reported with its
 failing cell, the others still run, and the exit status is non-zero. So is a check that
 printed FAILED (its error over its bound): the notebook goes on, and the summary lists
-every failed check by notebook and section.
+every failed check by notebook and section. The figures a notebook records by name
+(cs231n/run_figures.py) are kept in the executed notebook's metadata.
 """
 import argparse
 import importlib.util
@@ -21,6 +22,8 @@ from pathlib import Path
 import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
+
+from cs231n.run_figures import recording_figures
 
 from .conventions import INJECTED_PARAMETERS_TAG, NOTEBOOKS, smoke_parameters
 from .tasks import failed_check_lines
@@ -86,11 +89,12 @@ def run_notebook(path, output, smoke, cell_timeout):
     """Execute one notebook; returns None on success or a description of the failure."""
     parameters = smoke_parameters(smoke)
     try:
-        papermill.execute_notebook(
-            without_injected_parameters(path), str(output), parameters=parameters,
-            cwd=str(path.parent),
-            kernel_name="python3", progress_bar=True, execution_timeout=cell_timeout,
-        )
+        with recording_figures(output):
+            papermill.execute_notebook(
+                without_injected_parameters(path), str(output), parameters=parameters,
+                cwd=str(path.parent),
+                kernel_name="python3", progress_bar=True, execution_timeout=cell_timeout,
+            )
     except Exception as exc:  # a failure in one notebook must not hide the others
         return describe_failure(exc)
     return None

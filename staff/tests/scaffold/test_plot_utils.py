@@ -1,4 +1,5 @@
 """Shared plots, printouts and diagrams of the notebooks."""
+import os
 import types
 
 import matplotlib
@@ -8,7 +9,10 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+import nbformat  # noqa: E402
+
 from cs231n import diagrams, plot_utils  # noqa: E402
+from cs231n.run_figures import RECORD_FIGURES_TO, recorded_figures, recording_figures  # noqa: E402
 
 
 def fake_solver(losses, num_epochs=2, num_train=100, batch_size=50, val=0.3, train=0.5):
@@ -45,6 +49,40 @@ def test_sweep_printout_matches_the_plot(capsys):
                                                              fake_solver([2.3, np.nan])]})
     lines = capsys.readouterr().out.splitlines()
     assert "final loss 0.5" in lines[0] and lines[1].endswith("diverged")
+
+
+def print_recorded_experiments(**record_as):
+    plot_utils.print_final_accuracies({"keep ratio 1": fake_solver([2.3], val=0.29, train=0.98),
+                                       "keep ratio 0.25": fake_solver([2.3], val=0.31, train=0.9)},
+                                      record_as=record_as.get("accuracies"))
+    plot_utils.print_weight_scale_sweep([1e-3, 1e-1], {"a": [fake_solver([2.3, 2.0, 1.5, 0.5]),
+                                                             fake_solver([2.3, np.nan])]},
+                                        record_as=record_as.get("sweep"))
+
+
+def test_the_print_helpers_record_nothing_unless_the_runner_asks(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(RECORD_FIGURES_TO, raising=False)
+    monkeypatch.chdir(tmp_path)
+    print_recorded_experiments()
+    unrecorded = capsys.readouterr()
+    print_recorded_experiments(accuracies="dropout", sweep="sweep")
+    assert capsys.readouterr() == unrecorded and os.listdir(tmp_path) == []
+
+
+def test_the_print_helpers_record_what_they_print_and_print_the_same(tmp_path, capsys):
+    print_recorded_experiments()
+    unrecorded = capsys.readouterr().out
+    path = tmp_path / "executed.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), path)
+    with recording_figures(path):
+        print_recorded_experiments(accuracies="dropout", sweep="sweep")
+    assert capsys.readouterr().out == unrecorded
+    figures = recorded_figures(nbformat.read(path, as_version=4))
+    assert figures["dropout"]["keep ratio 0.25: final train acc"] == 0.9
+    assert figures["dropout"]["keep ratio 1: final val acc"] == figures["dropout"]["keep ratio 1: best val acc"] == 0.29
+    assert figures["sweep"]["weight scales"] == [1e-3, 1e-1]
+    assert figures["sweep"]["a: best train acc"] == [0.5, 0.5] and figures["sweep"]["a: best val acc"] == [0.3, 0.3]
+    assert figures["sweep"]["a: final loss"] == [0.5, float("inf")]  # the second run diverged
 
 
 @pytest.mark.parametrize("num_images, expected", [
