@@ -1,4 +1,4 @@
-"""The similarity report (staff/similarity.py) on a small class built from the solution
+"""The similarity report (staff/similarity/) on a small class built from the solution
 and the starter release: disguised copies rank first, independent answers and untouched
 releases do not match, a one-function copy shows up as that region, formulaic answers
 many students write alike list no pair, broken submissions are skipped with their
@@ -7,42 +7,32 @@ import csv
 import random
 import textwrap
 import zipfile
-from pathlib import Path
 
 import pytest
 from copydetect import compare_files
 
-from benchmarks.bench_similarity import (
+from staff.grading.submissions import sanitise_id, spreadsheet_safe
+from staff.similarity.cli import main
+from staff.similarity.compare import compare_submissions
+from staff.similarity.corpus import discover
+from staff.similarity.fingerprint import matched_tokens, normalised_tokens
+from staff.similarity.report import NOTES_CSV
+from staff.similarity.rules import COMMON_FLOOR, DEFAULT_MIN_TOKENS, DEFAULT_THRESHOLD, Rules
+from staff.similarity.run import analyse
+from staff.similarity.synthetic import (
     ALTERNATIVE_ANSWERS,
     disguise,
     fill_bundle,
     own_answer,
-    read_bundle,
     solution_answers,
     write_bundle,
 )
-from staff import similarity
-from staff.grading.submissions import sanitise_id, spreadsheet_safe
-from staff.release import make_release
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SOFTMAX = "cs231n/layers.py, softmax_loss"
 SVM = "cs231n/layers.py, svm_loss"
 # A folder name cannot hold "/", so the id's markup is an element that needs no closing tag.
 HOSTILE_ID = '=HYPERLINK("evil")<img src=x onerror=alert(1)>'
 HOSTILE_COMMENT = "# <script>alert('region')</script> =HYPERLINK(\"x\")"
-
-
-@pytest.fixture(scope="module")
-def release(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("release") / "bundle"
-    make_release(REPO_ROOT, folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def solution():
-    return read_bundle(REPO_ROOT)
 
 
 def _zip(path, files):
@@ -52,11 +42,10 @@ def _zip(path, files):
 
 
 @pytest.fixture(scope="module")
-def class_run(tmp_path_factory, release, solution):
+def class_run(tmp_path_factory, released, solution, report_run):
     """(report, output folder) of a class in mixed layouts: bundle folders, a flat zip,
     a student folder holding a2_code_submission.zip, and broken zips."""
     root = tmp_path_factory.mktemp("class")
-    released = read_bundle(release)
     answers = solution_answers(solution)
     write_bundle(root / "solution", solution)
     write_bundle(root / "disguised", disguise(solution, random.Random(5)))
@@ -72,10 +61,8 @@ def class_run(tmp_path_factory, release, solution):
     (root / "truncated").mkdir()
     (root / "truncated" / "a2_code_submission.zip").write_bytes(b"garbage")
 
-    report = similarity.analyse(root, release, jobs=1)
     out = tmp_path_factory.mktemp("report")
-    similarity.write_outputs(report, out, similarity.DEFAULT_DETAIL_PAIRS, str(release))
-    return report, out
+    return report_run(root, out)[0], out
 
 
 def _pair(report, first, second):
@@ -91,7 +78,7 @@ def _submission(report, student):
 
 def _compared(report, first, second):
     """The PairResult of two students, listed or not, with the first one first."""
-    return similarity.compare_submissions(_submission(report, first), _submission(report, second),
+    return compare_submissions(_submission(report, first), _submission(report, second),
                                           report.rules, report.common)
 
 
@@ -140,7 +127,7 @@ def test_broken_submissions_are_skipped_with_their_reason(class_run):
     reasons = {student: reason for student, _, reason in report.skipped}
     assert "not a readable zip archive" in reasons["broken"]
     assert "not a readable zip archive" in reasons["truncated"]
-    with open(out / similarity.NOTES_CSV, newline="", encoding="utf-8") as stream:
+    with open(out / NOTES_CSV, newline="", encoding="utf-8") as stream:
         rows = list(csv.DictReader(stream))
     assert {row["student"] for row in rows if row["outcome"] == "skipped"} == {"broken", "truncated"}
     assert len(report.students) == 7
@@ -177,18 +164,18 @@ def test_matched_tokens_agree_with_copydetect(class_run):
     region, other = _submission(report, "solution").regions[SOFTMAX], _submission(report, "disguised").regions[SOFTMAX]
     matched, (_, similarity_second), _ = compare_files(region.fingerprint, other.fingerprint)
     shared = region.fingerprint.hashes & other.fingerprint.hashes
-    assert similarity.matched_tokens(region.fingerprint, shared) == matched > 0
-    assert similarity.matched_tokens(other.fingerprint, shared) == \
+    assert matched_tokens(region.fingerprint, shared) == matched > 0
+    assert matched_tokens(other.fingerprint, shared) == \
         pytest.approx(similarity_second * other.fingerprint.token_coverage)
 
 
 def test_tokens_ignore_names_layout_comments_and_strings():
     first = "    total = np.sum(x * w, axis=1)  # sum it\n    label = 'mean'\n"
     second = "    acc=np.sum( inputs*weights,\n        axis=1)\n    # reworded\n    tag = \"other\" \"text\"\n"
-    tokens = [token for token, _, _ in similarity.normalised_tokens(first)]
-    assert tokens == [token for token, _, _ in similarity.normalised_tokens(second)]
+    tokens = [token for token, _, _ in normalised_tokens(first)]
+    assert tokens == [token for token, _, _ in normalised_tokens(second)]
     assert "sum" in tokens and "np" not in tokens
-    assert [token for token, _, _ in similarity.normalised_tokens("y = np.mean(x)")] != tokens
+    assert [token for token, _, _ in normalised_tokens("y = np.mean(x)")] != tokens
 
 
 def test_layouts_gradescope_and_flat(tmp_path):
@@ -202,7 +189,7 @@ def test_layouts_gradescope_and_flat(tmp_path):
     (tmp_path / "submission_101" / "a2_code_submission.zip").write_bytes(b"")
     (tmp_path / "bob.zip").write_bytes(b"")
     (tmp_path / "notes.txt").write_text("not a submission", encoding="utf-8")
-    entries, skipped = similarity.discover(tmp_path)
+    entries, skipped = discover(tmp_path)
     assert [(entry.student, entry.path.name, entry.names) for entry in entries] == [
         ("bob", "bob.zip", ""),
         ("submission_101", "a2_code_submission.zip", "Ada Lovelace <ada@example.edu>")]
@@ -210,22 +197,21 @@ def test_layouts_gradescope_and_flat(tmp_path):
 
 
 def test_bad_input_is_a_clear_error(tmp_path, capsys):
-    assert similarity.main([str(tmp_path / "missing"), "--out", str(tmp_path / "out"),
+    assert main([str(tmp_path / "missing"), "--out", str(tmp_path / "out"),
                             "--release", str(tmp_path)]) == 1
     assert "is not a folder of submissions" in capsys.readouterr().err
-    assert similarity.main([str(tmp_path), "--out", str(tmp_path / "out"), "--common-share", "0"]) == 1
+    assert main([str(tmp_path), "--out", str(tmp_path / "out"), "--common-share", "0"]) == 1
     assert "--common-share must be in (0, 1], not 0.0" in capsys.readouterr().err
 
 
-def test_references_are_compared_with_the_class_only(tmp_path, release, solution):
+def test_references_are_compared_with_the_class_only(tmp_path, starter, released, solution):
     classroom, past = tmp_path / "class", tmp_path / "past"
-    released = read_bundle(release)
     one_function = fill_bundle(released, {SOFTMAX: textwrap.dedent(solution_answers(solution)[SOFTMAX])})
     write_bundle(classroom / "student", one_function)
     write_bundle(classroom / "untouched", released)
     write_bundle(past / "old_a", one_function)
     write_bundle(past / "old_b", one_function)
-    report = similarity.analyse(classroom, release, references=[past], jobs=2)
+    report = analyse(classroom, starter, references=[past], jobs=2)
     assert len(report.scores) == 1 + 2 * 2  # the class pair, and each student with each reference
     assert {(pair.first.entry.student, pair.second.entry.student) for pair in report.pairs} == \
         {("student", "past/old_a"), ("student", "past/old_b")}
@@ -270,13 +256,13 @@ COPIED = "cs231n/layers.py, max_pool_backward_naive"
 
 
 @pytest.fixture(scope="module")
-def formulaic_class(tmp_path_factory, release, solution):
+def formulaic_class(tmp_path_factory, released, solution, report_run):
     """(report, pairs.csv rows) of eight honest students who share the formulaic answers
     above and write the rest their own way, of whom honest0 wrote max_pool_backward_naive
     as the solution does, and a ninth who copied that function from honest0 (disguised)
     and wrote the rest as the others do."""
     root = tmp_path_factory.mktemp("formulaic")
-    released, rng = read_bundle(release), random.Random(28)
+    rng = random.Random(28)
     students = [f"honest{number}" for number in range(8)]
     # Everything else in the student files, each written in the student's own way.
     own_work = [label for label in solution_answers(released)
@@ -294,17 +280,14 @@ def formulaic_class(tmp_path_factory, release, solution):
     for student, chosen in answers.items():
         files = fill_bundle(released, chosen)
         write_bundle(root / student, disguise(files, rng) if student == "copier" else files)
-    report = similarity.analyse(root, release, jobs=1)
-    out = tmp_path_factory.mktemp("formulaic-report")
-    similarity.write_outputs(report, out, similarity.DEFAULT_DETAIL_PAIRS, str(release))
-    with open(out / "pairs.csv", newline="", encoding="utf-8") as stream:
-        return report, list(csv.DictReader(stream))
+    report, pairs, _, _ = report_run(root, tmp_path_factory.mktemp("formulaic-report"))
+    return report, pairs
 
 
 def _listed_honest_pairs(report, rules, common):
     honest = [submission for submission in report.students if submission.entry.student != "copier"]
     return [(first.entry.student, second.entry.student) for index, first in enumerate(honest)
-            for second in honest[index + 1 :] if similarity.compare_submissions(first, second, rules, common).listed]
+            for second in honest[index + 1 :] if compare_submissions(first, second, rules, common).listed]
 
 
 def test_formulaic_answers_list_no_pair_and_a_long_copy_is_listed(formulaic_class):
@@ -313,13 +296,13 @@ def test_formulaic_answers_list_no_pair_and_a_long_copy_is_listed(formulaic_clas
         [("copier", "honest0", "1")]
     assert pairs[0]["top_regions"].startswith(COPIED + " (")
     # Listed for the copied function alone: every other pair scores about as much.
-    assert report.pairs[0].score < similarity.DEFAULT_THRESHOLD
+    assert report.pairs[0].score < DEFAULT_THRESHOLD
     # Both parts of the rule are needed: with nothing common, the version of adam six
     # honest students share lists their pairs; with --copied-tokens as low as
     # --min-tokens, so do the rmsprop and affine_backward versions two or three share.
-    assert report.common_limit == similarity.COMMON_FLOOR
+    assert report.common_limit == COMMON_FLOOR
     assert _listed_honest_pairs(report, report.rules, frozenset())
-    assert _listed_honest_pairs(report, similarity.Rules(copied_tokens=similarity.DEFAULT_MIN_TOKENS), report.common)
+    assert _listed_honest_pairs(report, Rules(copied_tokens=DEFAULT_MIN_TOKENS), report.common)
 
 
 def test_code_many_submissions_share_is_listed_once(formulaic_class):

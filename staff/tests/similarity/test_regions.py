@@ -1,21 +1,21 @@
 """The answer regions of a student file (tools/regions.py), and the similarity report
-(staff/similarity.py) on files as students hand them in: with the original assignment's
+(staff/similarity/) on files as students hand them in: with the original assignment's
 comment banners, with the marker lines deleted, with one function copied from a
 classmate, and against a past solution laid out as the original assignment's."""
-import csv
 import json
+import re
 import textwrap
 import zipfile
 
 import numpy as np
 import pytest
 
-from benchmarks.bench_similarity import fill_bundle, read_bundle, solution_answers, write_bundle
 from cs231n import layers
-from staff import similarity
-from staff.tests.test_similarity import release, solution  # noqa: F401 (module fixtures)
+from staff.similarity.compare import compare_submissions
+from staff.similarity.rules import Rules
+from staff.similarity.synthetic import fill_bundle, solution_answers, write_bundle
 from tools.conventions import END_MARKER, START_MARKER
-from tools.regions import (ADDED_FUNCTIONS, MarkerError, answer_regions, notebook_regions,
+from tools.regions import (ADDED_FUNCTIONS, MarkerError, answer_regions, indentation, notebook_regions,
                            submitted_regions)
 
 LAYERS = "cs231n/layers.py"
@@ -29,17 +29,12 @@ TODO_BANNER = ["#" * 75, "# TODO: Implement the task described above." + " " * 3
 END_BANNER = ["#" * 75, "#" + "END OF YOUR CODE".center(73) + "#", "#" * 75]
 
 
-@pytest.fixture(scope="module")
-def released(release):
-    return read_bundle(release)
-
-
 def with_official_banners(text):
     """``text`` laid out as the original assignment's starter: a TODO banner above every
     START marker line and an END OF YOUR CODE banner below every END marker line."""
     lines = []
     for line in text.split("\n"):
-        indent = line[: len(line) - len(line.lstrip())]
+        indent = indentation(line)
         if line.strip() == START_MARKER:
             lines += [indent + banner for banner in TODO_BANNER]
         lines.append(line)
@@ -125,22 +120,12 @@ def test_exact_markers_with_a_helper_and_a_missing_function(released, solution):
 
 # ---------------------------------------------------------------------------- the report
 
-def _run(root, release, out, references=()):
-    report = similarity.analyse(root, release, references=references, jobs=1)
-    similarity.write_outputs(report, out, similarity.DEFAULT_DETAIL_PAIRS, str(release))
-    with open(out / "pairs.csv", newline="", encoding="utf-8") as stream:
-        pairs = list(csv.DictReader(stream))
-    with open(out / similarity.NOTES_CSV, newline="", encoding="utf-8") as stream:
-        notes = list(csv.DictReader(stream))
-    return report, pairs, notes, (out / "report.html").read_text(encoding="utf-8")
-
-
-def test_banner_and_markerless_submissions_are_compared_function_by_function(tmp_path, release, solution):
+def test_banner_and_markerless_submissions_are_compared_function_by_function(tmp_path, solution, report_run):
     root = tmp_path / "class"
     write_bundle(root / "solution", solution)
     write_bundle(root / "banners", {**solution, LAYERS: with_official_banners(solution[LAYERS])})
     write_bundle(root / "no_markers", {**solution, LAYERS: without_markers(solution[LAYERS])})
-    report, _, notes, page = _run(root, release, tmp_path / "out")
+    report, _, notes, page = report_run(root, tmp_path / "out")
     assert (report.in_full, report.with_notes, len(report.skipped)) == (1, 2, 0)
     assert "1 submission(s) compared in full, 2 with notes" in page
     assert {(row["student"], row["outcome"]) for row in notes} == \
@@ -239,31 +224,28 @@ for h in range(H_out):
 dx = dx_pad[:, :, P:P + H, P:P + W]""",
     },
 }
+
+def _disguised(code, names, comments):
+    """``code`` with every name in ``names`` renamed (whole words only) and each comment of
+    ``comments`` put on its own line above the line it is keyed by (from 0)."""
+    lines = re.sub(r"\b\w+\b", lambda match: names.get(match.group(), match.group()), code).split("\n")
+    for number in sorted(comments, reverse=True):
+        lines.insert(number, comments[number])
+    return "\n".join(lines)
+
+
 # The copier's own answers, and ada's conv_backward_naive with every name changed and
-# the comments rewritten.
+# comments of the copier's own.
 COPIER = {
     AFFINE_FORWARD: "out = np.dot(x.reshape((x.shape[0], -1)), w)\nout = out + b.reshape(1, -1)",
     RELU_FORWARD: "out = np.maximum(0, x)",
-    CONV_BACKWARD: """\
-# unpack what the forward pass saved
-inp, kern, bias, cfg = cache
-st, pd = cfg["stride"], cfg["pad"]
-NF, CH, KH, KW = kern.shape
-# pad once, work in padded coordinates
-inp_p = np.pad(inp, ((0, 0), (0, 0), (pd, pd), (pd, pd)), mode="constant")
-grad_p = np.zeros_like(inp_p)
-dw = np.zeros_like(kern)
-db = np.zeros_like(bias)
-for a in range(dout.shape[0]):
-    for k in range(NF):
-        db[k] += dout[a, k].sum()  # bias gradient
-        for r in range(dout.shape[2]):
-            for c in range(dout.shape[3]):
-                piece = inp_p[a, :, r * st:r * st + KH, c * st:c * st + KW]
-                dw[k] += piece * dout[a, k, r, c]
-                grad_p[a, :, r * st:r * st + KH, c * st:c * st + KW] += kern[k] * dout[a, k, r, c]
-# strip the padding again
-dx = grad_p[:, :, pd:inp_p.shape[2] - pd, pd:inp_p.shape[3] - pd]""",
+    CONV_BACKWARD: _disguised(
+        HONEST["ada"][CONV_BACKWARD].replace("dout[n, f].sum()", "dout[n, f].sum()  # bias gradient"),
+        {"x": "inp", "w": "kern", "b": "bias", "conv_param": "cfg", "s": "st", "p": "pd", "F": "NF", "C": "CH",
+         "HH": "KH", "WW": "KW", "xp": "inp_p", "dxp": "grad_p", "n": "a", "f": "k", "i": "r", "j": "c",
+         "patch": "piece"},
+        {0: "# unpack what the forward pass saved", 3: "# pad once, work in padded coordinates",
+         15: "# strip the padding again"}),
 }
 
 
@@ -293,12 +275,12 @@ def test_the_written_answers_are_correct(answers):
 
 
 @pytest.fixture(scope="module")
-def single_function_class(tmp_path_factory, release, released):
+def single_function_class(tmp_path_factory, released, report_run):
     root = tmp_path_factory.mktemp("single-function")
     for student, answers in HONEST.items():
         write_bundle(root / student, fill_bundle(released, answers))
     write_bundle(root / "copier", fill_bundle(released, COPIER))
-    return _run(root, release, tmp_path_factory.mktemp("single-function-report"))
+    return report_run(root, tmp_path_factory.mktemp("single-function-report"))
 
 
 def test_one_copied_function_lists_its_pair_and_no_honest_pair(single_function_class):
@@ -309,7 +291,7 @@ def test_one_copied_function_lists_its_pair_and_no_honest_pair(single_function_c
     pair = report.pairs[0]
     assert pair.regions[0][0] == CONV_BACKWARD and min(pair.regions[0][1:3]) > 0.9
     # Listed by the copied region alone: it stays listed at a threshold no score reaches.
-    alone = similarity.compare_submissions(pair.first, pair.second, similarity.Rules(threshold=1.0), report.common)
+    alone = compare_submissions(pair.first, pair.second, Rules(threshold=1.0), report.common)
     assert alone.score < 1.0 and alone.listed
     assert f"<td>{CONV_BACKWARD} (" in page  # first in its row of the table
     assert (report.in_full, report.with_notes, notes) == (4, 0, [])
@@ -322,7 +304,7 @@ def _banner_bundle(solution, prefix=""):
             for name, text in solution.items()}
 
 
-def test_a_past_solution_with_banners_is_a_reference(tmp_path, release, released, solution):
+def test_a_past_solution_with_banners_is_a_reference(tmp_path, released, solution, report_run):
     answers = solution_answers(solution)
     root = tmp_path / "class"
     write_bundle(root / "copier", fill_bundle(released, {
@@ -337,7 +319,7 @@ def test_a_past_solution_with_banners_is_a_reference(tmp_path, release, released
             stream.writestr(name, text)
 
     for reference, name in ((past, "past/2019"), (past / "2019", "2019"), (archive, "solution-2021.zip")):
-        report, pairs, notes, page = _run(root, release, tmp_path / f"out-{reference.name}", [reference])
+        report, pairs, notes, page = report_run(root, tmp_path / f"out-{reference.name}", [reference])
         assert [(row["student_a"], row["student_b"], row["b_is"]) for row in pairs] == \
             [("copier", name, "reference")], reference
         assert pairs[0]["top_regions"].startswith(CONV_BACKWARD + " (")
