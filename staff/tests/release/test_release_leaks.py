@@ -21,15 +21,12 @@ import pickle
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cs231n import layers, optim
-from staff.release import make_release
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 # Modules of the release's package that are given, compiled code, not task material.
 EXCEPTED_MODULES = ("cs231n.fast_layers", "cs231n.im2col_cython")
 # Seconds one call may take before the scan gives up on it, and for the whole scan.
@@ -285,15 +282,9 @@ def run_scan(release, tmp_path, only_extra=False, extra_files=()):
     return json.loads(report_path.read_text())
 
 
-@pytest.fixture(scope="module")
-def release_folder(tmp_path_factory):
-    destination = tmp_path_factory.mktemp("leak_scan") / "release"
-    make_release(REPO_ROOT, destination)
-    return destination
-
-
-def test_no_released_function_computes_a_task(release_folder, tmp_path):
-    report = run_scan(release_folder, tmp_path)
+@pytest.mark.slow
+def test_no_released_function_computes_a_task(real_release, tmp_path):
+    report = run_scan(real_release, tmp_path)
     summary = (f"{report['functions']} functions found, {report['called']} called "
                f"({report['calls']} calls on {len(task_inputs())} tasks), "
                f"{len(report['matches'])} matches, {len(report['timeouts'])} timed out")
@@ -330,10 +321,10 @@ def identity(x, *rest):
 '''
 
 
-def test_scan_catches_planted_reference_implementations(release_folder, tmp_path):
+def test_scan_catches_planted_reference_implementations(real_release, tmp_path):
     planted = tmp_path / "planted.py"
     planted.write_text(textwrap.dedent(PLANTED))
-    report = run_scan(release_folder, tmp_path / "scan", only_extra=True, extra_files=[planted])
+    report = run_scan(real_release, tmp_path / "scan", only_extra=True, extra_files=[planted])
     found = {match.split(" reproduces ")[0].split(":")[-1] + " -> " + match.split(" reproduces ")[1]
              for match in report["matches"]}
     assert {"looks_harmless -> affine_forward", "tidy -> softmax_loss", "step -> sgd_momentum"} <= found, found
