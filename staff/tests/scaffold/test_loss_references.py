@@ -32,11 +32,10 @@ def reference_svm_loss(x, y):
     num_examples, num_classes = x.shape
     loss, dx = 0.0, np.zeros_like(x)
     for i in range(num_examples):
+        correct = x[i, y[i]]
         for j in range(num_classes):
-            if j == y[i]:
-                continue
-            margin = x[i, j] - x[i, y[i]] + 1
-            if margin > 0:
+            margin = x[i, j] - correct + 1
+            if j != y[i] and margin > 0:
                 loss += margin
                 dx[i, j] += 1
                 dx[i, y[i]] -= 1
