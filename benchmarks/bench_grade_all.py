@@ -1,4 +1,4 @@
-"""Time batch grading (staff/grade_all.py): submissions per minute at --jobs 1 and 2.
+"""Time batch grading (staff/grading/grade_all.py): submissions per minute at --jobs 1 and 2.
 
 Usage::
 
@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from staff import grade_all
+from staff.grading import grade_all
 from staff.release import make_release
 from tools.conventions import EXTENDABLE_FILES, FRAMEWORK_NOTEBOOKS, STUDENT_FILES
 

@@ -423,6 +423,20 @@ def _shapes_then_scores(submitted, reference):
 CHECKS = tuple(_checks())
 
 
+def required_points(part):
+    """The points of ``part`` in the required total (a framework part: FRAMEWORK_POINTS)."""
+    return sum(check.points for check in CHECKS if check.part == part and not check.extra)
+
+
+def extra_points(part):
+    """The extra credit ``part`` offers."""
+    return sum(check.points for check in CHECKS if check.part == part and check.extra)
+
+
+# The same for every submission: the core parts and one framework part.
+REQUIRED_TOTAL = sum(required_points(part) for part in CORE_PARTS) + FRAMEWORK_POINTS
+
+
 # ----------------------------------------------------------------------------- causes
 
 # Each check's index in CHECKS by its part and name, as a report lists it.
@@ -448,8 +462,8 @@ def _pointer(causes, failed_own):
 
 
 def add_notes_and_pointers(parts, answers):
-    """Add to the messages of the judged checks in ``parts`` (a report's part entries, each
-    check in rubric order) what leads a student to the cause, changing no point.
+    """Add to the messages of the judged checks in ``parts`` (a report's PartResults, each
+    with its CheckResults in rubric order) what leads a student to the cause, changing no point.
 
     A probe's note (probes.CACHE_NOTE: the backward pass was run on a cache in the
     documented layout, not on its own forward's) goes on its check, passed or failed.
@@ -461,22 +475,22 @@ def add_notes_and_pointers(parts, answers):
     """
     judged = []
     for part in parts:
-        for position, entry in enumerate(part["checks"], 1):
-            index = _INDEX[(part["name"], entry["name"])]
-            judged.append((index, entry, f"{PARTS.index(part['name']) + 1}.{position}"))
+        for position, entry in enumerate(part.checks, 1):
+            index = _INDEX[(part.name, entry.name)]
+            judged.append((index, entry, f"{PARTS.index(part.name) + 1}.{position}"))
     failed_own = {}
     for index, entry, number in judged:
-        if not entry["passed"]:
+        if not entry.passed:
             for function in CHECKS[index].own_check_of:
                 failed_own.setdefault(function, []).append(number)
     for index, entry, _ in judged:
         values = answers.get(index, (None, None))[0]
         note = values.get(CACHE_NOTE) if isinstance(values, dict) else None
         if isinstance(note, str):
-            entry["message"] += f"; cache fallback: {note[:600]}"
+            entry.message += f"; cache fallback: {note[:600]}"
         failed = [function for function in CHECKS[index].runs if function in failed_own]
         causes = [function for function in failed
                   if not any(other in _RUNS_OF[function] for other in failed)]
         # A check that never ran ran no primitive either.
-        if causes and not entry["passed"] and not entry["message"].startswith(NOT_RUN):
-            entry["message"] += " " + _pointer(causes, failed_own)
+        if causes and not entry.passed and not entry.message.startswith(NOT_RUN):
+            entry.message += " " + _pointer(causes, failed_own)

@@ -37,6 +37,14 @@ MAX_RESULT_BYTES = 64 << 20
 # How the message of a check that was never started begins (a budget ran out first).
 NOT_RUN = "not run: "
 POLL_SECONDS = 0.1
+# The budgets of a grading run, in seconds: each part of the submission (and each
+# sandboxed process's CPU), one check, the whole submission, and the solution's own run
+# of one part. The last is far above what the solution needs (seconds), and separate from
+# the submission's budgets so that a tight part budget never makes the grader fail itself.
+DEFAULT_PART_TIMEOUT = 300
+DEFAULT_CHECK_TIMEOUT = 60
+DEFAULT_TOTAL_TIMEOUT = 20 * 60
+DEFAULT_REFERENCE_TIMEOUT = 600
 
 
 class Limits:
@@ -47,7 +55,8 @@ class Limits:
     with its other checks in a fresh process.
     """
 
-    def __init__(self, timeout=300, check_timeout=60, memory_mib=8192, file_mib=64, processes=64):
+    def __init__(self, timeout=DEFAULT_PART_TIMEOUT, check_timeout=DEFAULT_CHECK_TIMEOUT, memory_mib=8192,
+                 file_mib=64, processes=64):
         self.timeout = timeout
         self.check_timeout = check_timeout
         self.memory_bytes = memory_mib << 20
@@ -229,9 +238,10 @@ def build_sandbox(folder, student_sources, notebooks, as_released=True):
         (package / name).write_bytes(content)
     shutil.copy2(HERE / "worker.py", package / "worker.py")
     shutil.copy2(HERE / "probes.py", package / "probes.py")
-    # The notebook loader with the conventions it reads (cell source, magic blanking).
+    # The notebook loader with the cell readers and conventions it imports (cell source,
+    # magic blanking).
     (package / "tools").mkdir()
-    for name in ("__init__.py", "bundle.py", "notebook_defs.py"):
+    for name in ("__init__.py", "conventions.py", "cells.py", "notebook_defs.py"):
         shutil.copy2(GRADER_ROOT / "tools" / name, package / "tools" / name)
     for path in package.rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)

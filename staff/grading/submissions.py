@@ -2,8 +2,8 @@
 subfolder or zip per student, or Gradescope's "export submissions" layout with its
 optional ``submission_metadata.yml``), safe ids, and CSV cells a spreadsheet cannot run.
 
-Batch grading (staff/grade_all.py) and the similarity report (staff/similarity.py) both
-read submissions through this module.
+Batch grading (staff/grading/grade_all.py) and the similarity report both read
+submissions through this module; staff/grading/intake.py decides what of each is graded.
 """
 import datetime
 import re

@@ -13,7 +13,8 @@
 # installed with apt-get. On a grader without a GPU, PyTorch comes from its CPU-only
 # index where that index can be reached (without the 4 GB of CUDA libraries the default
 # wheel brings), else from PyPI; one line says which build was installed.@TENSORFLOW_NOTE@
-# Written by python -m staff.gradescope; edit staff/gradescope_files/setup.sh instead.
+# Written by python -m staff.grading.gradescope; edit
+# staff/grading/gradescope_files/setup.sh instead.
 set -euo pipefail
 source_dir="${AUTOGRADER_ROOT:-/autograder}/source"
 venv="${CS231N_VENV:-@DEFAULT_VENV@}"
@@ -95,8 +96,8 @@ fi
 # installs, and the fast layers use NumPy). No build isolation: Cython is installed.
 "${pip[@]}" --no-build-isolation -e "$package"
 chmod 700 "$source_dir"
-"$venv/bin/python" -c 'import torch, staff.autograde
-staff.autograde.preflight()
+"$venv/bin/python" -c 'import torch, staff.grading.autograde
+staff.grading.autograde.preflight()
 print("grader ready: torch", torch.__version__)'
 if [ "$with_tensorflow" = 1 ]; then
     "$venv/bin/python" -c 'import tensorflow; print("grader ready: tensorflow", tensorflow.__version__)'

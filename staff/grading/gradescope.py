@@ -1,22 +1,24 @@
 """Build the Gradescope autograder zip of this solution bundle.
 
-    python -m staff.gradescope OUT.zip [--without-tensorflow] [--hidden PART ...] [--source DIR]
+    python -m staff.grading.gradescope OUT.zip [--without-tensorflow] [--hidden PART ...] [--source DIR]
 
 Upload OUT.zip as the assignment's autograder (an Ubuntu 22.04 or 24.04 base image: the
 grader needs Python 3.10-3.13). Gradescope unpacks the zip into /autograder/source, so
 its root holds:
 
-* ``setup.sh`` (staff/gradescope_files/setup.sh): run once while Gradescope builds the
-  image; installs what is missing of python3-venv, Python's headers and a C compiler with
-  apt-get, then the grading requirements only (staff/grading/requirements.txt: no
+* ``setup.sh`` (staff/grading/gradescope_files/setup.sh): run once while Gradescope
+  builds the image; installs what is missing of python3-venv, Python's headers and a C
+  compiler with apt-get, then the grading requirements only (staff/grading/requirements.txt: no
   Jupyter, PDF or similarity tooling; PyTorch's CPU-only wheels where their index can be
   reached) into GRADING_VENV, outside the grader's folder, which it closes to other
   users; and the TensorFlow extra when the release ships TensorFlow.ipynb (unless
   ``--without-tensorflow``), so that every framework a student may choose is graded.
-* ``run_autograder`` (staff/gradescope_files/run_autograder): run for each submission;
-  grades /autograder/submission (``a2_code_submission.zip`` or the unzipped files; an
-  upload with neither is told what to upload) with ``python -m staff.autograde`` and
-  always writes /autograder/results/results.json with the fields of Gradescope's
+* ``run_autograder`` (staff/grading/gradescope_files/run_autograder): run for each
+  submission; passes the folder /autograder/submission to ``python -m
+  staff.grading.autograde``, whose intake (staff/grading/intake.py) finds what to grade in
+  it (``a2_code_submission.zip`` or the files in their folders; an upload with neither is
+  told what to upload), and always leaves /autograder/results/results.json
+  (Report.to_gradescope, staff/grading/report.py) with the fields of Gradescope's
   specification only: one test per check, numbered "part.check", tagged with its part
   ("extra credit" for an extra-credit check, whose name and output say whether it
   passed). The tests of the parts named by ``--hidden`` are shown to students after the
@@ -38,12 +40,12 @@ import sys
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from staff.release import is_released
 from tools.conventions import is_excluded
-from .autograde import ungradable_report
-from .release import is_released
-from .grading.rubric import PARTS
 
-BUNDLE_ROOT = Path(__file__).resolve().parents[1]
+from .rubric import PARTS, REQUIRED_TOTAL
+
+BUNDLE_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = Path(__file__).resolve().parent / "gradescope_files"
 SETUP_SCRIPT = "setup.sh"
 RUN_SCRIPT = "run_autograder"
@@ -101,9 +103,8 @@ def setup_script(with_tensorflow):
 
 def run_script(hidden=()):
     """The text of run_autograder, showing the tests of the ``hidden`` parts after the due date."""
-    max_score = ungradable_report("", "")["total"]["max_points"]
     text = (TEMPLATES / RUN_SCRIPT).read_text().replace("@DEFAULT_VENV@", GRADING_VENV)
-    return text.replace("@HIDDEN_PARTS@", _bash_words(hidden)).replace("@MAX_SCORE@", str(max_score))
+    return text.replace("@HIDDEN_PARTS@", _bash_words(hidden)).replace("@MAX_SCORE@", str(REQUIRED_TOTAL))
 
 
 def release_ships_tensorflow(source=BUNDLE_ROOT):
@@ -145,7 +146,7 @@ def build_autograder(out_zip, with_tensorflow=None, hidden=(), source=BUNDLE_ROO
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m staff.gradescope",
+    parser = argparse.ArgumentParser(prog="python -m staff.grading.gradescope",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("out", metavar="OUT.zip", help="where to write the autograder zip")
     parser.add_argument("--without-tensorflow", action="store_true",
