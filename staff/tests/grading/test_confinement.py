@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from staff import autograde
 from staff.grading import confinement
+from staff.grading.report import Report
 from tools.conventions import STUDENT_FILES
 from tools.regions import marker_regions
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 IS_ROOT = os.geteuid() == 0
 UNPRIVILEGED = 65534  # nobody
 SETPRIV = shutil.which("setpriv")
@@ -166,7 +166,7 @@ def grade_hostile(private, starter, prefix, as_nobody=False):
         environment.update(interpreter.environment, HOME=str(private))
         for path in [private, *private.rglob("*")]:
             os.chown(path, UNPRIVILEGED, UNPRIVILEGED, follow_symlinks=False)
-    command = prefix + [python, "-m", "staff.autograde", str(submission), "--parts", "optimizers",
+    command = prefix + [python, "-m", "staff.grading.autograde", str(submission), "--parts", "optimizers",
                         "--output", str(out / "report.json"), "--gradescope", str(out / "results.json"),
                         "--gradescope-hidden"]
     process = subprocess.run(command, cwd=grader, env=environment, capture_output=True, text=True, timeout=600)
@@ -175,7 +175,7 @@ def grade_hostile(private, starter, prefix, as_nobody=False):
         if (out / name).is_file():
             outputs[name] = (out / name).read_text()
     if "report.json" in outputs:
-        outputs["feedback"] = autograde.format_report(json.loads(outputs["report.json"]))
+        outputs["feedback"] = Report.from_json(json.loads(outputs["report.json"])).to_text()
     leftovers = left_behind(token)
     for path in leftovers:
         Path(path).unlink()
@@ -204,7 +204,7 @@ def assert_nothing_leaked(process, outputs, leftovers, canary):
     # What the submission wrote in shared folders went with it.
     assert leftovers == {}, leftovers
     print(f"\nthe probe: {next(iter(messages))}")
-    print(f"staff see: {autograde.isolation_summary(report)}")
+    print(f"staff see: {Report.from_json(report).isolation_summary()}")
     return report["staff"]["isolation"]
 
 
@@ -213,6 +213,7 @@ def needs(condition, reason):
         pytest.skip(reason)
 
 
+@pytest.mark.slow
 def test_with_mount_namespaces(private, starter):
     needs(IS_ROOT and confinement.mount_namespaces_work(), "needs root with CAP_SYS_ADMIN")
     isolation = assert_nothing_leaked(*grade_hostile(private, starter, []))
@@ -220,6 +221,7 @@ def test_with_mount_namespaces(private, starter):
     assert isolation["user"].startswith("unprivileged uid")
 
 
+@pytest.mark.slow
 def test_as_root_without_cap_sys_admin(private, starter):
     needs(IS_ROOT and SETPRIV, "needs root and setpriv")
     isolation = assert_nothing_leaked(*grade_hostile(private, starter, WITHOUT_SYS_ADMIN))
@@ -227,6 +229,7 @@ def test_as_root_without_cap_sys_admin(private, starter):
     assert "kept out by permissions" in isolation["files"]
 
 
+@pytest.mark.slow
 def test_as_root_without_cap_sys_admin_nor_unshare_as_in_docker(private, starter):
     needs(IS_ROOT and SETPRIV, "needs root and setpriv")
     isolation = assert_nothing_leaked(*grade_hostile(private, starter, WITHOUT_UNSHARE + WITHOUT_SYS_ADMIN))
@@ -235,6 +238,7 @@ def test_as_root_without_cap_sys_admin_nor_unshare_as_in_docker(private, starter
     assert "not isolated" in isolation["network"]
 
 
+@pytest.mark.slow
 def test_as_a_user_without_root(private, starter):
     needs(IS_ROOT and SETPRIV, "needs root (to become another user) and setpriv")
     isolation = assert_nothing_leaked(*grade_hostile(private, starter, AS_NOBODY, as_nobody=True))
@@ -242,6 +246,7 @@ def test_as_a_user_without_root(private, starter):
     assert "hidden by the mount namespace" in isolation["files"]
 
 
+@pytest.mark.slow
 def test_a_user_without_root_nor_user_namespaces_gets_one_error_and_grades_no_one(private, starter):
     needs(IS_ROOT and SETPRIV, "needs root (to become another user) and setpriv")
     process, outputs, leftovers, canary = grade_hostile(private, starter, WITHOUT_UNSHARE + AS_NOBODY,
@@ -253,17 +258,18 @@ def test_a_user_without_root_nor_user_namespaces_gets_one_error_and_grades_no_on
     assert "failed on the staff side" in results["tests"][0]["output"]
 
 
+@pytest.mark.slow
 def test_a_grader_folder_others_can_read_is_refused_where_only_permissions_protect_it(private):
     needs(IS_ROOT and SETPRIV, "needs root and setpriv")
     grader = grader_copy(private, "canary-unused")
     private.chmod(0o755)
-    process = subprocess.run(WITHOUT_SYS_ADMIN + [sys.executable, "-c", "from staff import autograde; "
+    process = subprocess.run(WITHOUT_SYS_ADMIN + [sys.executable, "-c", "from staff.grading import autograde; "
                                                   "autograde.preflight()"],
                              cwd=grader, capture_output=True, text=True, timeout=300)
     assert process.returncode != 0
     assert f"chmod 700 {grader}" in process.stderr and "can be read by other users" in process.stderr
     private.chmod(0o700)
-    closed = subprocess.run(WITHOUT_SYS_ADMIN + [sys.executable, "-c", "from staff import autograde; "
+    closed = subprocess.run(WITHOUT_SYS_ADMIN + [sys.executable, "-c", "from staff.grading import autograde; "
                                                  "autograde.preflight()"],
                             cwd=grader, capture_output=True, text=True, timeout=300)
     assert closed.returncode == 0, closed.stderr

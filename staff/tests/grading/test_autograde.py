@@ -16,30 +16,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from staff import autograde
 from tools import conventions
 from tools import cells
 from tools.regions import marker_regions
-from staff.grading import sandbox
+from staff.grading import autograde, sandbox
+from staff.grading.report import GRADESCOPE_RESULT_FIELDS, GRADESCOPE_TEST_FIELDS, Status
 from staff.grading.rubric import (CHECKS, CORE_PARTS, FRAMEWORK_PARTS, FRAMEWORK_POINTS, GRADIENT_KEY, PARTS,
                                   gradient_scale)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-
-
-def submission_from(starter, tmp_path, edits):
-    """A copy of the starter's student files with ``edits`` applied: {file: function(text) -> text}."""
-    root = tmp_path / "submission"
-    for name in conventions.STUDENT_FILES + ("PyTorch.ipynb",):
-        target = root / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes((starter / name).read_bytes())
-    (root / "cs231n" / "__init__.py").write_text("")
-    for name, edit in edits.items():
-        path = root / name
-        path.write_text(edit(path.read_text()))
-    return root
 
 
 def fill_region(text, function, bodies):
@@ -55,7 +41,7 @@ def fill_region(text, function, bodies):
 
 
 def scores(report):
-    return {part["name"]: (part["points"], part["max_points"]) for part in report["parts"]}
+    return {part.name: (part.points, part.max_points) for part in report.parts}
 
 
 def required_points(part):
@@ -77,39 +63,41 @@ def tree_digest(root):
     return digest.hexdigest()
 
 
+@pytest.mark.slow
 def test_solution_scores_full_marks_on_every_part_and_the_release_zero(starter):
     started = time.monotonic()
     solution = autograde.grade(REPO_ROOT)
     print(f"\nGraded the solution's full rubric in {time.monotonic() - started:.1f} s; "
-          f"sandbox: {autograde.isolation_summary(solution)}")
-    assert [part["name"] for part in solution["parts"]] == list(PARTS)
-    failed = [(part["name"], check["name"], check["message"]) for part in solution["parts"]
-              if part["name"] in GRADABLE_HERE for check in part["checks"] if not check["passed"]]
+          f"sandbox: {solution.isolation_summary()}")
+    assert [part.name for part in solution.parts] == list(PARTS)
+    failed = [(part.name, check.name, check.message) for part in solution.parts
+              if part.name in GRADABLE_HERE for check in part.checks if not check.passed]
     assert failed == []
     # Both frameworks chosen: both graded and shown, one counted. On a grader without
     # TensorFlow its part is not gradable here, a staff matter that makes the report
     # incomplete, while PyTorch's full marks still count.
-    assert solution["total"]["score"] == 1.0
-    assert solution["status"] == ("graded" if HAVE_TENSORFLOW else "incomplete")
-    tensorflow = next(part for part in solution["parts"] if part["name"] == "TensorFlow models")
-    assert (tensorflow["status"] == autograde.NOT_GRADABLE) == (not HAVE_TENSORFLOW)
-    assert solution["frameworks_chosen"] == list(FRAMEWORK_PARTS)
-    assert [part["counted"] for part in solution["parts"] if part["framework"]] == [True, False]
-    assert solution["total"]["max_points"] == REQUIRED_TOTAL
+    assert solution.total.score == 1.0
+    assert solution.status is (Status.GRADED if HAVE_TENSORFLOW else Status.INCOMPLETE)
+    tensorflow = next(part for part in solution.parts if part.name == "TensorFlow models")
+    assert (tensorflow.status == Status.NOT_GRADABLE) == (not HAVE_TENSORFLOW)
+    assert solution.frameworks_chosen == list(FRAMEWORK_PARTS)
+    assert [part.counted for part in solution.parts if part.framework] == [True, False]
+    assert solution.total.max_points == REQUIRED_TOTAL
     extra = sum(check.points for check in CHECKS if check.extra)
-    assert (solution["total"]["extra_points"], solution["total"]["extra_max_points"]) == (extra, extra)
+    assert (solution.total.extra_points, solution.total.extra_max_points) == (extra, extra)
 
     # The release's framework notebooks are untouched: neither is graded, and the counted
     # framework part scores 0 with that reason.
     starter_report = autograde.grade(starter)
     assert scores(starter_report) == {part: (0, required_points(part)) for part in PARTS}
-    assert starter_report["total"]["max_points"] == REQUIRED_TOTAL
-    frameworks = [part for part in starter_report["parts"] if part["framework"]]
-    assert [part["status"] for part in frameworks] == [autograde.NOT_CHOSEN] * 2
-    assert frameworks[0]["counted"] and "no framework notebook was worked in" in frameworks[0]["reason"]
+    assert starter_report.total.max_points == REQUIRED_TOTAL
+    frameworks = [part for part in starter_report.parts if part.framework]
+    assert [part.status for part in frameworks] == [Status.NOT_CHOSEN] * 2
+    assert frameworks[0].counted and "no framework notebook was worked in" in frameworks[0].reason
 
 
-def test_solution_regions_pasted_into_the_release_grade_full_marks(starter, tmp_path):
+@pytest.mark.slow
+def test_solution_regions_pasted_into_the_release_grade_full_marks(starter, release_copy):
     def paste_all(name):
         def edit(text):
             solution_lines = (REPO_ROOT / name).read_text().split("\n")
@@ -120,27 +108,22 @@ def test_solution_regions_pasted_into_the_release_grade_full_marks(starter, tmp_
             return "\n".join(lines)
         return edit
 
-    python_files = [name for name in conventions.STUDENT_FILES if name.endswith(".py")]
-    root = submission_from(starter, tmp_path, {name: paste_all(name) for name in python_files})
+    python_files = [name for name in conventions.STUDENT_FILES if name.endswith(".py")
+                    and marker_regions((starter / name).read_text().split("\n"), name)]
+    root = release_copy({name: paste_all(name) for name in python_files})
     # The solution keeps its sandwich helper where the original invites students to put
     # theirs, in layer_utils.py (solution-only there, so the release does not give it away).
     for name in conventions.EXTENDABLE_FILES:
         (root / name).write_bytes((REPO_ROOT / name).read_bytes())
     report = autograde.grade(root, parts=[part for part in PARTS if part not in FRAMEWORK_PARTS])
-    assert report["total"]["score"] == 1.0, [c for p in report["parts"] for c in p["checks"] if not c["passed"]]
+    assert report.total.score == 1.0, [c for p in report.parts for c in p.checks if not c.passed]
 
 
-def test_one_broken_function_loses_exactly_its_checks(tmp_path):
-    root = tmp_path / "bundle"
-    for name in conventions.STUDENT_FILES:
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_bytes((REPO_ROOT / name).read_bytes())
-    (root / "cs231n" / "__init__.py").write_text("")
-    optim = root / "cs231n" / "optim.py"
-    optim.write_text(optim.read_text().replace('decay * config["cache"] + (1 - decay) * dw**2',
-                                               'decay * config["cache"] + (1 - decay) * dw'))
+def test_one_broken_function_loses_exactly_its_checks(solution_copy):
+    root = solution_copy({"cs231n/optim.py": lambda text: text.replace(
+        'decay * config["cache"] + (1 - decay) * dw**2', 'decay * config["cache"] + (1 - decay) * dw')})
     report = autograde.grade(root, parts=["optimizers"])
-    failed = [check["name"] for check in report["parts"][0]["checks"] if not check["passed"]]
+    failed = [check.name for check in report.parts[0].checks if not check.passed]
     assert failed and all(name.startswith("rmsprop") for name in failed)
     assert len(failed) == sum(1 for check in CHECKS if check.name.startswith("rmsprop"))
 
@@ -161,15 +144,16 @@ ORIGINAL_STYLE_ANSWERS = {
 }
 
 
-def test_answers_written_for_the_original_skeleton_grade_correctly(starter, tmp_path):
+@pytest.mark.slow
+def test_answers_written_for_the_original_skeleton_grade_correctly(release_copy):
     edits = {}
     for (name, function), body in ORIGINAL_STYLE_ANSWERS.items():
         previous = edits.get(name, lambda text: text)
         edits[name] = lambda text, previous=previous, function=function, body=body: fill_region(
             previous(text), function, body)
-    root = submission_from(starter, tmp_path, edits)
+    root = release_copy(edits)
     report = autograde.grade(root, parts=["FC layers", "optimizers", "dropout"])
-    checks = {check["name"]: check for part in report["parts"] for check in part["checks"]}
+    checks = {check.name: check for part in report.parts for check in part.checks}
     for name in ("affine_forward: (2, 4, 5, 6) input to 3 outputs",
                  "affine_backward: dx, dw, db for a (10, 2, 3) input",
                  "relu_forward and relu_backward on a (10, 10) input",
@@ -177,7 +161,7 @@ def test_answers_written_for_the_original_skeleton_grade_correctly(starter, tmp_
                  "sgd_momentum: five steps from an empty config",
                  "dropout_forward/backward with keep probability p = 0.25",
                  "dropout_forward: the same seed gives the same mask"):
-        assert checks[name]["passed"], (name, checks[name]["message"])
+        assert checks[name].passed, (name, checks[name].message)
 
 
 def test_layers_without_private_helpers_still_let_the_scaffold_import(starter, tmp_path):
@@ -243,15 +227,16 @@ ATTACKS = {
 
 
 @pytest.mark.parametrize("attack", list(ATTACKS))
-def test_attacks_score_no_more_than_the_honest_work(attack, starter, tmp_path):
+@pytest.mark.slow
+def test_attacks_score_no_more_than_the_honest_work(attack, release_copy):
     if attack.startswith("reading") and not IS_ROOT:
         pytest.skip("hiding the grader's folder needs root; the report says so")
     before = tree_digest(REPO_ROOT)
-    root = submission_from(starter, tmp_path, {"cs231n/optim.py": lambda text: ATTACKS[attack] + text})
+    root = release_copy({"cs231n/optim.py": lambda text: ATTACKS[attack] + text})
     report = autograde.grade(root, parts=["optimizers"])
-    part = report["parts"][0]
-    assert (part["points"], part["max_points"]) == (0, required_points("optimizers"))
-    assert part["total"] == sum(1 for check in CHECKS if check.part == "optimizers")
+    part = report.parts[0]
+    assert (part.points, part.max_points) == (0, required_points("optimizers"))
+    assert part.total == sum(1 for check in CHECKS if check.part == "optimizers")
     assert tree_digest(REPO_ROOT) == before
     assert not (REPO_ROOT / "tests" / "test_planted.py").exists()
     assert processes_running("sleep 987") == []
@@ -273,7 +258,7 @@ def processes_running(command_line):
 
 def test_the_report_states_the_isolation_in_force(starter):
     report = autograde.grade(starter, parts=["optimizers"])
-    summary = autograde.isolation_summary(report)
+    summary = report.isolation_summary()
     assert "limits: CPU" in summary
     if IS_ROOT:
         assert "unprivileged uid" in summary
@@ -282,10 +267,11 @@ def test_the_report_states_the_isolation_in_force(starter):
 # ----------------------------------------------------------------------------- hostile archives
 
 def run_cli(*arguments):
-    return subprocess.run([sys.executable, "-m", "staff.autograde", *map(str, arguments)],
+    return subprocess.run([sys.executable, "-m", "staff.grading.autograde", *map(str, arguments)],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_zip_bomb_is_refused_quickly_without_unpacking(tmp_path):
     bomb = tmp_path / "bomb.zip"
     with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -347,8 +333,8 @@ def test_gradescope_results_and_json_report(tmp_path, starter):
     assert set(report["parts"][0]) >= {"name", "passed", "total", "score"}
     assert set(report["total"]) >= {"passed", "total", "score"}
     assert gradescope["score"] == 0
-    assert set(gradescope) <= autograde.GRADESCOPE_RESULT_FIELDS
-    assert all(set(test) <= autograde.GRADESCOPE_TEST_FIELDS for test in gradescope["tests"])
+    assert set(gradescope) <= GRADESCOPE_RESULT_FIELDS
+    assert all(set(test) <= GRADESCOPE_TEST_FIELDS for test in gradescope["tests"])
     assert "not implemented yet" in gradescope["tests"][0]["output"]
     # The tests add up to the total; extra credit is shown, outside the maximum.
     assert sum(test["max_score"] for test in gradescope["tests"]) == required_points("optimizers")
@@ -369,8 +355,8 @@ def no_sandbox_user():
 def test_without_root_the_limits_still_apply_and_the_report_says_so(monkeypatch):
     monkeypatch.setattr(autograde, "reserve_sandbox_user", no_sandbox_user)
     report = autograde.grade(REPO_ROOT, parts=["optimizers"])
-    assert report["total"]["score"] == 1.0
-    summary = autograde.isolation_summary(report)
+    assert report.total.score == 1.0
+    summary = report.isolation_summary()
     assert "privileges could not be dropped" in summary and "limits: CPU 300 s" in summary
 
 
@@ -392,38 +378,37 @@ def test_a_framework_counts_as_chosen_once_worked_in(starter):
     assert autograde.chosen_frameworks({"TensorFlow.ipynb": b"{not json"}) == ["TensorFlow models"]
 
 
-def solution_with_notebooks(starter, tmp_path, worked_in):
+def solution_with_notebooks(solution_copy, starter, worked_in):
     """The solution's student files with the solution's notebook for each framework in
     ``worked_in`` and the release's untouched one for the others."""
-    root = tmp_path / "submission"
-    for name in conventions.STUDENT_FILES + conventions.EXTENDABLE_FILES:
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_bytes((REPO_ROOT / name).read_bytes())
-    (root / "cs231n" / "__init__.py").write_text("")
+    root = solution_copy({})
     for part, name in FRAMEWORK_PARTS.items():
         (root / name).write_bytes(((REPO_ROOT if part in worked_in else starter) / name).read_bytes())
     return root
 
 
-def test_one_required_total_whichever_framework_was_chosen(starter, tmp_path):
-    report = autograde.grade(solution_with_notebooks(starter, tmp_path, ["PyTorch models"]))
-    assert report["frameworks_chosen"] == ["PyTorch models"]
-    assert (report["total"]["points"], report["total"]["max_points"]) == (REQUIRED_TOTAL, REQUIRED_TOTAL)
-    tensorflow = next(part for part in report["parts"] if part["name"] == "TensorFlow models")
-    assert tensorflow["status"] == autograde.NOT_CHOSEN and not tensorflow["counted"]
+@pytest.mark.slow
+def test_one_required_total_whichever_framework_was_chosen(solution_copy, starter):
+    report = autograde.grade(solution_with_notebooks(solution_copy, starter, ["PyTorch models"]))
+    assert report.frameworks_chosen == ["PyTorch models"]
+    assert (report.total.points, report.total.max_points) == (REQUIRED_TOTAL, REQUIRED_TOTAL)
+    tensorflow = next(part for part in report.parts if part.name == "TensorFlow models")
+    assert tensorflow.status == Status.NOT_CHOSEN and not tensorflow.counted
 
 
-def test_tensorflow_chosen_on_a_grader_without_it_is_not_the_students_failure(starter, tmp_path, monkeypatch):
+@pytest.mark.slow
+def test_tensorflow_chosen_on_a_grader_without_it_is_not_the_students_failure(solution_copy, starter,
+                                                                               monkeypatch):
     monkeypatch.setattr(autograde, "installed", lambda module: module != "tensorflow")
-    report = autograde.grade(solution_with_notebooks(starter, tmp_path, ["TensorFlow models"]))
-    assert report["status"] == "incomplete"
-    tensorflow = next(part for part in report["parts"] if part["name"] == "TensorFlow models")
-    assert tensorflow["status"] == autograde.NOT_GRADABLE and tensorflow["counted"]
-    assert "not installed on this grader" in tensorflow["reason"] and "staff" in tensorflow["reason"]
+    report = autograde.grade(solution_with_notebooks(solution_copy, starter, ["TensorFlow models"]))
+    assert report.status is Status.INCOMPLETE
+    tensorflow = next(part for part in report.parts if part.name == "TensorFlow models")
+    assert tensorflow.status == Status.NOT_GRADABLE and tensorflow.counted
+    assert "not installed on this grader" in tensorflow.reason and "staff" in tensorflow.reason
     # Everything else is graded, out of the same total.
-    assert report["total"]["max_points"] == REQUIRED_TOTAL
-    assert report["total"]["points"] == REQUIRED_TOTAL - FRAMEWORK_POINTS
-    assert all(part["score"] == 1.0 for part in report["parts"] if part["name"] in CORE_PARTS)
+    assert report.total.max_points == REQUIRED_TOTAL
+    assert report.total.points == REQUIRED_TOTAL - FRAMEWORK_POINTS
+    assert all(part.score == 1.0 for part in report.parts if part.name in CORE_PARTS)
 
 
 # ----------------------------------------------------------------------------- tolerances
@@ -472,6 +457,7 @@ PROPERTY_PROBES = {"fc_net_initialization", "convnet_initialization", "torch_seq
                    "torch_challenge_model", "tf_three_layer_init", "tf_challenge_model"}
 
 
+@pytest.mark.slow
 def test_rounding_noise_passes_every_check_and_a_real_error_fails(reference_values):
     rng = np.random.default_rng(0)
     noisy_failures, missed_errors = [], []
@@ -502,38 +488,24 @@ def test_a_bias_gradient_that_is_mathematically_zero_passes_on_rounding_noise():
     assert not passed and message.startswith("grad_b1: max relative error")
 
 
-def test_a_backward_check_does_not_depend_on_a_broken_forward(tmp_path):
-    root = solution_copy(tmp_path, {"cs231n/layers.py": lambda text: text.replace(
+def test_a_backward_check_does_not_depend_on_a_broken_forward(solution_copy):
+    root = solution_copy({"cs231n/layers.py": lambda text: text.replace(
         "    cache = (x, w, b)\n    return out, cache", "    raise ValueError('broken forward')", 1)})
     (root / "cs231n" / "layers.py").write_text((root / "cs231n" / "layers.py").read_text().replace(
         "        cache = (x_hat, centered, std, gamma)", "        raise ValueError('broken batchnorm')", 1))
     report = autograde.grade(root, parts=["FC layers", "batch norm"])
-    checks = {check["name"]: check for part in report["parts"] for check in part["checks"]}
-    assert not checks["affine_forward: (2, 4, 5, 6) input to 3 outputs"]["passed"]
-    assert checks["affine_backward: dx, dw, db for a (10, 2, 3) input"]["passed"]
-    message = checks["batchnorm_backward: dx, dgamma, dbeta"]["message"]
+    checks = {check.name: check for part in report.parts for check in part.checks}
+    assert not checks["affine_forward: (2, 4, 5, 6) input to 3 outputs"].passed
+    assert checks["affine_backward: dx, dw, db for a (10, 2, 3) input"].passed
+    message = checks["batchnorm_backward: dx, dgamma, dbeta"].message
     assert "batchnorm_forward failed first" in message and "broken batchnorm" in message
 
 
 # ----------------------------------------------------------------------------- time and results
 
-def solution_copy(tmp_path, edits):
-    """The solution's student files with ``edits`` applied: {file: function(text) -> text}."""
-    root = tmp_path / "bundle"
-    for name in conventions.STUDENT_FILES + conventions.EXTENDABLE_FILES:
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_bytes((REPO_ROOT / name).read_bytes())
-    (root / "cs231n" / "__init__.py").write_text("")
-    for name, edit in edits.items():
-        path = root / name
-        edited = edit(path.read_text())
-        assert edited != path.read_text(), f"the edit of {name} changed nothing"
-        path.write_text(edited)
-    return root
-
-
-def test_an_infinite_loop_times_out_alone_and_the_part_goes_on(tmp_path):
-    root = solution_copy(tmp_path, {"cs231n/layers.py": lambda text: fill_region(
+@pytest.mark.slow
+def test_an_infinite_loop_times_out_alone_and_the_part_goes_on(solution_copy):
+    root = solution_copy({"cs231n/layers.py": lambda text: fill_region(
         text, "affine_forward", "while True:\n    pass")})
     check_timeout = 5
     looping = [check for check in CHECKS if check.part == "FC layers"
@@ -541,12 +513,12 @@ def test_an_infinite_loop_times_out_alone_and_the_part_goes_on(tmp_path):
     started = time.monotonic()
     report = autograde.grade(root, parts=["FC layers"], limits=sandbox.Limits(check_timeout=check_timeout))
     elapsed = time.monotonic() - started
-    part = report["parts"][0]
-    failed = {check["name"]: check["message"] for check in part["checks"] if not check["passed"]}
+    part = report.parts[0]
+    failed = {check.name: check.message for check in part.checks if not check.passed}
     # The composites that ran the looping affine_forward also point at its own check.
     assert set(failed) == {check.name for check in looping}
     assert all(message.startswith(f"timed out after {check_timeout} s") for message in failed.values())
-    assert part["total"] == sum(1 for check in CHECKS if check.part == "FC layers")
+    assert part.total == sum(1 for check in CHECKS if check.part == "FC layers")
     # Each looping check costs its timeout once (no retries), plus a generous allowance
     # for the reference run and the relaunches.
     assert elapsed < len(looping) * check_timeout + 120
@@ -554,7 +526,7 @@ def test_an_infinite_loop_times_out_alone_and_the_part_goes_on(tmp_path):
 
 def test_the_total_budget_fails_what_it_leaves_unfinished(tmp_path):
     report = autograde.grade(REPO_ROOT, parts=["optimizers", "solver"], total_timeout=0)
-    messages = {check["message"] for part in report["parts"] for check in part["checks"]}
+    messages = {check.message for part in report.parts for check in part.checks}
     assert messages == {"not run: the submission's total time budget of 0 s ran out"}
 
 
@@ -577,9 +549,10 @@ def test_an_ungradable_submission_still_writes_its_result(tmp_path, kind):
     assert "ungradable" in gradescope["tests"][-1]["output"]
 
 
+@pytest.mark.slow
 def test_two_graders_at_once_both_give_full_marks(tmp_path):
     outputs = [tmp_path / f"report{number}.json" for number in range(2)]
-    graders = [subprocess.Popen([sys.executable, "-m", "staff.autograde", str(REPO_ROOT), "--parts",
+    graders = [subprocess.Popen([sys.executable, "-m", "staff.grading.autograde", str(REPO_ROOT), "--parts",
                                  "FC layers", "optimizers", "--output", str(output)],
                                 cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                for output in outputs]
@@ -593,14 +566,14 @@ def test_two_graders_at_once_both_give_full_marks(tmp_path):
         assert len(users) == 2, users
 
 
-def test_the_same_seed_replays_the_same_messages(tmp_path):
-    root = solution_copy(tmp_path, {"cs231n/optim.py": lambda text: text.replace(
+def test_the_same_seed_replays_the_same_messages(solution_copy):
+    root = solution_copy({"cs231n/optim.py": lambda text: text.replace(
         'decay * config["cache"] + (1 - decay) * dw**2', 'decay * config["cache"] + (1 - decay) * dw')})
 
     def messages(seed):
         report = autograde.grade(root, parts=["optimizers"], seed=seed)
-        assert report["staff"]["seed"] == seed
-        return [check["message"] for check in report["parts"][0]["checks"]]
+        assert report.staff.seed == seed
+        return [check.message for check in report.parts[0].checks]
 
     first = messages(2026)
     assert any(message != "passed" for message in first)

@@ -5,7 +5,7 @@ on every failed check of a composite that runs it, without changing a point.
 The probes run here directly, in this process, on small stand-in packages (the solution's
 layers with some functions replaced) and are judged against the same probe run on the
 solution, as the grader does."""
-import copy
+import dataclasses
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -13,12 +13,11 @@ import numpy as np
 import pytest
 
 from cs231n import layers as solution_layers
-from staff import autograde
-from staff.grading import probes
-from staff.grading.rubric import CHECKS, CORE_PARTS, add_notes_and_pointers
-from test_autograde import solution_copy
+from staff.grading import autograde, probes
+from staff.grading.report import CheckResult, PartResult, Status
+from staff.grading.rubric import CHECKS, CORE_PARTS, add_notes_and_pointers, extra_points, required_points
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 SOLUTION = SimpleNamespace(layers=solution_layers)
 
 
@@ -40,9 +39,9 @@ def grade_check(name, cs, seed=11):
     reference = probe(SOLUTION, np.random.default_rng([seed, index]), **check.params)
     submitted = probe(cs, np.random.default_rng([seed, index]), **check.params)
     passed, message = autograde.judge_check(check, (submitted, None), reference)
-    entry = {"name": check.name, "passed": passed, "message": message}
-    add_notes_and_pointers([{"name": check.part, "checks": [entry]}], {index: (submitted, None)})
-    return entry["passed"], entry["message"]
+    entry = CheckResult(check.name, passed, check.extra, check.points if passed else 0, check.points, message)
+    add_notes_and_pointers([part_result(check.part, [entry])], {index: (submitted, None)})
+    return entry.passed, entry.message
 
 
 CONV_BACKWARD = "conv_backward_naive: (4, 3, 5, 5) input, 3x3 filters, stride 1, pad 1"
@@ -249,13 +248,17 @@ def test_every_primitive_a_check_runs_has_an_own_check_and_names_are_unique():
     assert len({(check.part, check.name) for check in CHECKS}) == len(CHECKS)
 
 
+def part_result(part, checks):
+    """A graded PartResult of ``part`` holding ``checks``."""
+    return PartResult(part, False, Status.GRADED, None, True, required_points(part), extra_points(part), checks)
+
+
 def judged_report(failed):
-    """The report's part entries of the core parts, every check passed except the named ones."""
-    return [{"name": part, "checks": [
-        {"name": check.name, "passed": check.name not in failed, "extra": check.extra,
-         "points": 0 if check.name in failed else check.points, "max_points": check.points,
-         "message": "differs" if check.name in failed else "passed"}
-        for check in CHECKS if check.part == part]} for part in CORE_PARTS]
+    """The report's parts of the core parts, every check passed except the named ones."""
+    return [part_result(part, [
+        CheckResult(check.name, check.name not in failed, check.extra, 0 if check.name in failed else check.points,
+                    check.points, "differs" if check.name in failed else "passed")
+        for check in CHECKS if check.part == part]) for part in CORE_PARTS]
 
 
 AFFINE_FORWARD = "affine_forward: (2, 4, 5, 6) input to 3 outputs"
@@ -267,15 +270,15 @@ def test_a_failed_primitive_is_named_on_the_failed_composites_that_run_it_and_no
     # The networks' scores and losses, with and without normalization and dropout, and the Solver.
     assert len(composites) == 12
     parts = judged_report(composites | {AFFINE_FORWARD, "softmax_loss: loss and gradient"})
-    before = copy.deepcopy(parts)
+    before = [[dataclasses.replace(entry) for entry in part.checks] for part in parts]
     add_notes_and_pointers(parts, {})
     for part, unchanged in zip(parts, before):
-        for entry, old in zip(part["checks"], unchanged["checks"]):
-            expected = dict(old)
-            if entry["name"] in composites:
+        for entry, old in zip(part.checks, unchanged):
+            expected = old
+            if entry.name in composites:
                 # softmax_loss also failed, and the losses run it; the scores do not.
-                runs_softmax = "softmax_loss" in CHECKS[index_of(entry["name"])].runs
-                expected["message"] = "differs " + (
+                runs_softmax = "softmax_loss" in CHECKS[index_of(entry.name)].runs
+                expected.message = "differs " + (
                     "(`affine_forward` failed its own check 1.1; `softmax_loss` failed its own "
                     "check 1.5; fix them first)" if runs_softmax else AFFINE_POINTER)
             assert entry == expected
@@ -288,7 +291,7 @@ def test_only_the_root_cause_is_named_and_shared_checks_are_named_once():
                         "FullyConnectedNet.loss: loss and gradients, no regularization"}
     parts = judged_report(relu_and_spatial)
     add_notes_and_pointers(parts, {})
-    messages = {entry["name"]: entry["message"] for part in parts for entry in part["checks"]}
+    messages = {entry.name: entry.message for part in parts for entry in part.checks}
     # batch norm is part 4; its first check is batchnorm_forward's.
     assert messages["spatial_batchnorm_backward: dx, dgamma, dbeta"] == (
         "differs (`batchnorm_forward` failed its own check 4.1; fix it first)")
@@ -301,21 +304,22 @@ def test_a_cache_note_goes_on_a_passed_check_too():
     index = index_of(CONV_BACKWARD)
     parts = judged_report(set())
     add_notes_and_pointers(parts, {index: ({probes.CACHE_NOTE: "ran on the documented cache"}, None)})
-    message = next(entry["message"] for part in parts for entry in part["checks"] if entry["name"] == CONV_BACKWARD)
+    message = next(entry.message for part in parts for entry in part.checks if entry.name == CONV_BACKWARD)
     assert message == "passed; cache fallback: ran on the documented cache"
 
 
-# SLOW (seconds here, up to a minute or two in a confined sandbox): grades a whole bundle end to end.
-def test_slow_a_missing_bias_in_affine_forward_points_every_broken_composite_at_it(tmp_path):
+# Seconds here, up to a minute or two in a confined sandbox: grades a whole bundle end to end.
+@pytest.mark.slow
+def test_a_missing_bias_in_affine_forward_points_every_broken_composite_at_it(solution_copy):
     assert (REPO_ROOT / "cs231n" / "layers.py").read_text().count("@ w + b\n") == 1
-    root = solution_copy(tmp_path, {"cs231n/layers.py": lambda text: text.replace("@ w + b\n", "@ w\n")})
+    root = solution_copy({"cs231n/layers.py": lambda text: text.replace("@ w + b\n", "@ w\n")})
     report = autograde.grade(root, parts=list(CORE_PARTS))
-    failed = {check["name"]: check["message"] for part in report["parts"] for check in part["checks"]
-              if not check["passed"]}
+    failed = {check.name: check.message for part in report.parts for check in part.checks
+              if not check.passed}
     assert not failed.pop(AFFINE_FORWARD).endswith("first)")
     assert set(failed) == {check.name for check in CHECKS if "affine_forward" in check.runs}
     assert all(message.endswith(" " + AFFINE_POINTER) for message in failed.values())
     # The points are those of the passed checks: the pointers changed none.
     lost = sum(check.points for check in CHECKS if check.name in failed or check.name == AFFINE_FORWARD)
     required = sum(check.points for check in CHECKS if check.part in CORE_PARTS and not check.extra)
-    assert report["total"]["points"] == required - lost
+    assert report.total.points == required - lost

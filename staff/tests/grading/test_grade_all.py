@@ -11,26 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from staff import grade_all, release
+from staff.grading import grade_all
 from staff.grading import submissions as layouts
-from tools import conventions
+from staff.grading.autograde import ungradable_report
+from staff.grading.report import PartResult, Status
+from staff.grading.rubric import CHECKS
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 PARTS = ["FC layers", "optimizers"]  # enough to tell the statuses apart, and quick
 FAST = {"check_timeout": 2, "total_timeout": 40, "progress": False, "log": lambda text: None}
-
-
-def copy_student_files(source, root, edits=None):
-    for name in conventions.STUDENT_FILES + conventions.EXTENDABLE_FILES:
-        target = root / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes((source / name).read_bytes())
-    (root / "cs231n" / "__init__.py").write_text("")
-    for name, (old, new) in (edits or {}).items():
-        text = (root / name).read_text()
-        assert old in text
-        (root / name).write_text(text.replace(old, new, 1))
-    return root
 
 
 def zip_folder(folder, archive_path):
@@ -42,21 +31,20 @@ def zip_folder(folder, archive_path):
     return archive_path
 
 
-HANG = {"cs231n/layers.py": ("    out = x.reshape(x.shape[0], -1) @ w + b\n", "    while True:\n        pass\n")}
+HANG = {"cs231n/layers.py": lambda text: text.replace("    out = x.reshape(x.shape[0], -1) @ w + b\n",
+                                                      "    while True:\n        pass\n", 1)}
 
 
 @pytest.fixture(scope="module")
-def submissions(tmp_path_factory):
+def submissions(tmp_path_factory, starter, student_files_copy):
     base = tmp_path_factory.mktemp("batch")
-    starter = base / "starter"
-    release.make_release(REPO_ROOT, starter)
     folder = base / "submissions"
-    copy_student_files(REPO_ROOT, folder / "alice")                                 # a bundle folder
-    zip_folder(copy_student_files(REPO_ROOT, base / "bob"), folder / "bob" / "a2_code_submission.zip")
-    zip_folder(copy_student_files(starter, base / "carol"), folder / "carol.zip")   # flat zips
+    student_files_copy(REPO_ROOT, folder / "alice")                                 # a bundle folder
+    zip_folder(student_files_copy(REPO_ROOT, base / "bob"), folder / "bob" / "a2_code_submission.zip")
+    zip_folder(student_files_copy(starter, base / "carol"), folder / "carol.zip")   # flat zips
     (folder / "=cmd().zip").write_bytes(b"PK\x03\x04" + os.urandom(500))           # broken
-    copy_student_files(REPO_ROOT, folder / "submission_1001", HANG)                 # Gradescope export
-    zip_folder(copy_student_files(REPO_ROOT, base / "evil"),
+    student_files_copy(REPO_ROOT, folder / "submission_1001", HANG)                 # Gradescope export
+    zip_folder(student_files_copy(REPO_ROOT, base / "evil"),
                folder / "submission_1002" / "a2_code_submission.zip")
     (folder / "submission_metadata.yml").write_text(
         "submission_1001:\n"
@@ -82,6 +70,7 @@ def graded(submissions, tmp_path_factory):
     return out, summary
 
 
+@pytest.mark.slow
 def test_every_layout_gets_one_row_with_the_right_status(graded):
     out, summary = graded
     rows = {row["id"]: row for row in read_rows(out)}
@@ -89,7 +78,7 @@ def test_every_layout_gets_one_row_with_the_right_status(graded):
     status = {identifier: row["status"] for identifier, row in rows.items()}
     assert status == {"alice": "ok", "bob": "ok", "carol": "ok", "_cmd__": "ungradable",
                       "1001": "timeout", "___evil": "ok"}
-    full = sum(check.points for check in grade_all.autograde.CHECKS if check.part in PARTS and not check.extra)
+    full = sum(check.points for check in CHECKS if check.part in PARTS and not check.extra)
     assert rows["alice"]["required_total"] == str(full) and rows["alice"]["PyTorch models points"] == ""
     assert rows["alice"]["required_total"] == rows["bob"]["required_total"]
     assert rows["alice"]["percentage"] == "100.0" and rows["carol"]["percentage"] == "0.0"
@@ -107,6 +96,7 @@ def test_every_layout_gets_one_row_with_the_right_status(graded):
     assert summary["graded"] == 6
 
 
+@pytest.mark.slow
 def test_hostile_ids_stay_inside_the_folder_and_are_neutralised(graded):
     out, _ = graded
     inside = {path.resolve() for path in out.rglob("*")}
@@ -120,6 +110,7 @@ def test_hostile_ids_stay_inside_the_folder_and_are_neutralised(graded):
     assert float(rows["___evil"]["required_total"]) > 0
 
 
+@pytest.mark.slow
 def test_a_rerun_grades_nothing_new_and_only_regrades_one(graded, submissions):
     out, _ = graded
     before = read_rows(out)
@@ -132,6 +123,7 @@ def test_a_rerun_grades_nothing_new_and_only_regrades_one(graded, submissions):
     assert [row for row in after if row["id"] != "carol"] == [row for row in before if row["id"] != "carol"]
 
 
+@pytest.mark.slow
 def test_parts_replaces_only_those_columns(graded, submissions):
     out, _ = graded
     before = {row["id"]: row for row in read_rows(out)}
@@ -151,9 +143,10 @@ def test_parts_replaces_only_those_columns(graded, submissions):
     assert int(after["required_total"]) == int(before["alice"]["required_total"]) - lost
 
 
-def test_the_same_seed_replays_the_same_rows(tmp_path):
+@pytest.mark.slow
+def test_the_same_seed_replays_the_same_rows(tmp_path, student_files_copy):
     folder = tmp_path / "submissions"
-    copy_student_files(REPO_ROOT, folder / "one", {"cs231n/optim.py": (
+    student_files_copy(REPO_ROOT, folder / "one", {"cs231n/optim.py": lambda text: text.replace(
         'decay * config["cache"] + (1 - decay) * dw**2', 'decay * config["cache"] + (1 - decay) * dw')})
     rows = []
     for name in ("first", "second"):
@@ -189,16 +182,18 @@ def test_alias_bombs_and_ids_are_handled_as_data(tmp_path):
 
 
 def test_an_incomplete_report_is_a_staff_side_problem():
-    report = {"status": "incomplete", "parts": [{"status": grade_all.autograde.NOT_GRADABLE,
-                                                 "reason": "tensorflow is not installed on this grader"}]}
-    status, note = grade_all.batch_status(report)
-    assert status == "incomplete" and note.startswith("staff-side problem") and "tensorflow" in note
+    report = ungradable_report("submission", "")
+    report.status = Status.INCOMPLETE
+    report.parts = [PartResult("TensorFlow models", True, Status.NOT_GRADABLE,
+                               "tensorflow is not installed on this grader", True, 10, 0)]
+    status, note = report.batch_status()
+    assert status is Status.INCOMPLETE and note.startswith("staff-side problem") and "tensorflow" in note
 
 
 def test_the_command_line_writes_the_csv_and_a_summary(tmp_path):
     folder = tmp_path / "submissions"
     (folder / "nobody" / "notes").mkdir(parents=True)
-    result = subprocess.run([sys.executable, "-m", "staff.grade_all", str(folder), "--out", str(tmp_path / "out"),
+    result = subprocess.run([sys.executable, "-m", "staff.grading.grade_all", str(folder), "--out", str(tmp_path / "out"),
                              "--jobs", "1", "--parts", "optimizers"], check=False, cwd=REPO_ROOT, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr

@@ -1,4 +1,4 @@
-"""The Gradescope autograder zip (python -m staff.gradescope): built, unpacked into an
+"""The Gradescope autograder zip (python -m staff.grading.gradescope): built, unpacked into an
 /autograder-shaped folder and run with this bundle's environment (setup.sh is not run)
 on the solution, a starter release, a broken zip, an upload without the expected files
 and a grader that cannot start; results.json holds Gradescope's fields only, and
@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from staff.autograde import (GRADESCOPE_RESULT_FIELDS, GRADESCOPE_TEST_FIELDS, gradescope_results)
-from staff.gradescope import GRADING_VENV, PYTHON_VERSIONS, main
+from staff.grading.autograde import staff_failure_report
+from staff.grading.gradescope import GRADING_VENV, PYTHON_VERSIONS, main
+from staff.grading.report import GRADESCOPE_RESULT_FIELDS, GRADESCOPE_TEST_FIELDS
 from staff.grading.rubric import CHECKS, CORE_PARTS, FRAMEWORK_POINTS, PARTS
 from tools.conventions import EXTENDABLE_FILES, NOTEBOOKS, STUDENT_FILES
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 VENV = Path(sys.prefix)
 HIDDEN = ("optimizers",)
 GRADED = ("FC layers", "optimizers")  # a short run that still holds extra-credit checks
@@ -93,11 +94,12 @@ def copy_solution(folder):
         shutil.copy2(REPO_ROOT / name, target)
 
 
+@pytest.mark.slow
 def test_the_zip_holds_the_scripts_at_its_root_and_the_grader_without_the_rest(autograder):
     archive, _ = autograder
     with zipfile.ZipFile(archive) as opened:
         infos = {info.filename: info for info in opened.infolist()}
-    for name in ("setup.sh", "run_autograder", "staff/autograde.py", "staff/grading/sandbox.py",
+    for name in ("setup.sh", "run_autograder", "staff/grading/autograde.py", "staff/grading/sandbox.py",
                  "tools/setup_env.sh", "tools/conventions.py", "requirements.txt", "setup.py",
                  "pyproject.toml", "cs231n/im2col_cython.pyx") + STUDENT_FILES + NOTEBOOKS:
         assert name in infos, name
@@ -109,6 +111,7 @@ def test_the_zip_holds_the_scripts_at_its_root_and_the_grader_without_the_rest(a
         assert "__pycache__" not in name and not name.endswith((".so", ".pyc", ".zip")), name
 
 
+@pytest.mark.slow
 def test_setup_script_is_valid_bash_and_installs_the_grading_environment_only(tmp_path):
     default, without = tmp_path / "default.zip", tmp_path / "without.zip"
     assert main([str(default)]) == 0
@@ -152,6 +155,7 @@ def test_the_grading_requirements_pin_the_frameworks_as_the_bundle_does():
         assert not any(line.startswith(tooling) for line in requirements), tooling
 
 
+@pytest.mark.slow
 def test_the_solution_scores_full_marks(autograder):
     _, root = autograder
     process, results = run_autograder(root, copy_solution, parts=GRADED)
@@ -173,6 +177,7 @@ def test_the_solution_scores_full_marks(autograder):
     assert "  FC layers: " in results["output"] and "  optimizers: " not in results["output"]
 
 
+@pytest.mark.slow
 def test_a_starter_release_scores_zero_with_valid_results(autograder, starter):
     _, root = autograder
 
@@ -189,6 +194,7 @@ def test_a_starter_release_scores_zero_with_valid_results(autograder, starter):
     assert any("not implemented" in test["output"].lower() for test in results["tests"])
 
 
+@pytest.mark.slow
 def test_a_broken_zip_gets_score_zero_and_says_why(autograder):
     _, root = autograder
 
@@ -204,6 +210,7 @@ def test_a_broken_zip_gets_score_zero_and_says_why(autograder):
     assert "Traceback" not in process.stdout + process.stderr
 
 
+@pytest.mark.slow
 def test_a_tensorflow_only_submission_gets_full_marks_from_the_default_package(autograder, starter):
     pytest.importorskip("tensorflow", reason="the TensorFlow extra is not installed (CI installs it)")
     _, root = autograder
@@ -225,6 +232,7 @@ def test_a_tensorflow_only_submission_gets_full_marks_from_the_default_package(a
           f"{sum(test['score'] for test in counted)}/{REQUIRED_TOTAL} required\n{results['output']}")
 
 
+@pytest.mark.slow
 def test_an_upload_without_the_expected_files_is_told_what_to_upload(autograder):
     _, root = autograder
 
@@ -240,6 +248,7 @@ def test_an_upload_without_the_expected_files_is_told_what_to_upload(autograder)
     assert "layers.py" in test["output"]  # what was uploaded instead
 
 
+@pytest.mark.slow
 def test_a_grader_that_cannot_start_still_writes_results(autograder, tmp_path):
     _, root = autograder
     _, results = run_autograder(root, copy_solution, venv=tmp_path / "no-such-venv")
@@ -250,10 +259,8 @@ def test_a_grader_that_cannot_start_still_writes_results(autograder, tmp_path):
 
 
 def test_staff_failures_tell_students_only_that_it_is_the_staffs_problem():
-    from staff.autograde import staff_failure_report
-
     report = staff_failure_report("submission.zip", "the grader's folder /opt/a2 can be read by other users")
-    results = gradescope_results(report)
+    results = report.to_gradescope()
     [test] = results["tests"]
     assert "failed on the staff side" in test["output"] and "/opt/a2" not in json.dumps(results)
-    assert report["staff"]["error"].startswith("the grader's folder")
+    assert report.staff.error.startswith("the grader's folder")
