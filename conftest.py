@@ -1,5 +1,11 @@
-"""Fixtures every test folder shares: CIFAR-10 folders, synthetic and real, and a small
-classification problem.
+"""What every test folder shares: the fast set by default (``--slow`` for every test), the
+time the tests took, CIFAR-10 folders, synthetic and real, and a small classification
+problem.
+
+The tests marked ``slow`` (executing notebooks, building environments or packages,
+compiling the extension, rendering PDFs, anything over a few seconds) run only with
+``--slow`` or with a ``-m`` expression of one's own: ``pytest`` and ``python -m
+tools.run_tests`` alone run the rest, ``--slow`` runs everything, ``-m slow`` only those.
 
 ``partial_cifar`` is the folder of real images the tests train and check on: the one
 ``CIFAR10_DIR`` names when it is set (as CI sets it), otherwise the partial copy beside the
@@ -8,6 +14,7 @@ neither holds CIFAR-10.
 """
 import os
 import pickle
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +23,36 @@ import pytest
 from cs231n.datasets import CIFAR10_FILES
 
 BESIDE_THE_CHECKOUT = Path(__file__).resolve().parent.parent / "shared" / "datasets" / "cifar-10-partial"
+SLOW = "slow"
+FAST_SET = f"not {SLOW}"
+_TESTS_STARTED = pytest.StashKey[float]()
+
+
+def pytest_addoption(parser):
+    parser.addoption(f"--{SLOW}", action="store_true",
+                     help=f"run the tests marked {SLOW} too (without it, and without -m, they are deselected)")
+
+
+def pytest_configure(config):
+    # A hook rather than addopts = -m "not slow" in pyproject.toml: the flag is then one
+    # that pytest itself knows (pytest --slow, python -m tools.run_tests --slow, either
+    # with any other argument), and a -m of the user's own is left exactly as given.
+    if not config.option.markexpr and not config.getoption(SLOW):
+        config.option.markexpr = FAST_SET
+
+
+def pytest_collection_finish(session):
+    session.config.stash[_TESTS_STARTED] = time.perf_counter()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """The time the tests themselves took: from the end of collection, so neither the
+    environment's set-up nor the imports of collection count."""
+    started = config.stash.get(_TESTS_STARTED, None)
+    if started is not None and not config.option.collectonly:
+        selection = f"-m {config.option.markexpr!r}" if config.option.markexpr else "every test"
+        terminalreporter.write_line(f"tests ran in {time.perf_counter() - started:.1f} s ({selection}; "
+                                    "collection and set-up not counted)")
 
 
 def real_cifar_folder():

@@ -14,7 +14,6 @@ The data comes from --data-dir, else $CIFAR10_DIR, else the bundle's default fol
 partial copy shrinks the splits (train / 1,000 val / test). --width defaults to the
 notebook's choice: 1.0 on a GPU, 0.25 on a CPU.
 """
-import argparse
 import sys
 import time
 from functools import partial
@@ -25,6 +24,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._challenge_args import challenge_parser  # noqa: E402
 from cs231n.data_utils import cifar10_dir  # noqa: E402
 from cs231n.torch_data import TensorLoader, load_cifar10_tensors, random_crop_flip  # noqa: E402
 from cs231n.torch_utils import evaluate, pick_device, prepare_model, train_one_epoch  # noqa: E402
@@ -32,16 +32,9 @@ from tools.notebook_defs import load_definitions  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="CIFAR-10 folder (default: $CIFAR10_DIR or the bundle's default)")
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="epochs to train (default: the notebook's challenge_settings)")
-    parser.add_argument("--width", type=float, default=None,
-                        help="channel multiplier (default: 1.0 on a GPU, 0.25 on a CPU)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for torch (default: torch's own choice)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser = challenge_parser(__doc__.splitlines()[0], epochs_default=None,
+                              epochs_help="epochs to train (default: the notebook's challenge_settings)",
+                              threads_help="CPU threads for torch (default: torch's own choice)")
     return parser.parse_args(argv)
 
 

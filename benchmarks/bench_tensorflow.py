@@ -16,7 +16,6 @@ The data comes from --data-dir, else $CIFAR10_DIR, else the bundle's default fol
 partial copy shrinks the splits. --width defaults to the notebooks' choice: 1.0 on a GPU,
 0.25 on a CPU.
 """
-import argparse
 import sys
 import time
 from functools import partial
@@ -28,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 # cs231n.tf_utils before TensorFlow and torchvision: it loads Triton ahead of TensorFlow,
 # without which torchvision's import would crash this process.
 from cs231n import tf_utils  # noqa: E402
+from benchmarks._challenge_args import challenge_parser  # noqa: E402
 from cs231n.data_utils import cifar10_dir  # noqa: E402
 from cs231n.tf_data import load_cifar10_arrays, make_dataset  # noqa: E402
 from cs231n.tf_data import random_crop_flip as tf_random_crop_flip  # noqa: E402
@@ -42,16 +42,9 @@ from cs231n.torch_data import random_crop_flip as torch_random_crop_flip  # noqa
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="CIFAR-10 folder (default: $CIFAR10_DIR or the bundle's default)")
-    parser.add_argument("--epochs", type=int, default=3,
-                        help="epochs to train each model; the first one is not timed (default: 3)")
-    parser.add_argument("--width", type=float, default=None,
-                        help="channel multiplier (default: 1.0 on a GPU, 0.25 on a CPU)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for both frameworks (default: the cores this process may use)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser = challenge_parser(__doc__.splitlines()[0], epochs_default=3,
+                              epochs_help="epochs to train each model; the first one is not timed (default: 3)",
+                              threads_help="CPU threads for both frameworks (default: the cores this process may use)")
     return parser.parse_args(argv)
 
 

@@ -145,30 +145,21 @@ def test_pool_rejects_windows_that_do_not_tile(forward):
         forward(np.zeros((1, 1, 5, 5)), POOL_2X2)
 
 
+# The sandwich layers of the given code: conv-ReLU keeps the 8x8 maps, conv-ReLU-pool halves them.
+@pytest.mark.parametrize("forward, backward, pool_args, out_shape", [
+    (conv_relu_forward, conv_relu_backward, (), (2, 3, 8, 8)),
+    (conv_relu_pool_forward, conv_relu_pool_backward, (POOL_2X2,), (2, 3, 4, 4)),
+], ids=["conv_relu", "conv_relu_pool"])
 @pytest.mark.task("ConvolutionalNetworks.ipynb")
-def test_conv_relu_gradient_check():
+def test_conv_sandwich_gradient_check(forward, backward, pool_args, out_shape):
     rng = np.random.default_rng(231)
     x, w, b = rng.standard_normal((2, 3, 8, 8)), rng.standard_normal((3, 3, 3, 3)), rng.standard_normal(3)
     conv_param = {"stride": 1, "pad": 1}
-    out, cache = conv_relu_forward(x, w, b, conv_param)
+    out, cache = forward(x, w, b, conv_param, *pool_args)
+    assert out.shape == out_shape
     dout = rng.standard_normal(out.shape)
-    numeric = numerical_gradients(
-        lambda x, w, b: conv_relu_forward(x, w, b, conv_param)[0], [x, w, b], dout)
-    for analytic, num in zip(conv_relu_backward(dout, cache), numeric):
-        assert rel_error(analytic, num) < 1e-7
-
-
-@pytest.mark.task("ConvolutionalNetworks.ipynb")
-def test_conv_relu_pool_gradient_check():
-    rng = np.random.default_rng(231)
-    x, w, b = rng.standard_normal((2, 3, 8, 8)), rng.standard_normal((3, 3, 3, 3)), rng.standard_normal(3)
-    conv_param = {"stride": 1, "pad": 1}
-    out, cache = conv_relu_pool_forward(x, w, b, conv_param, POOL_2X2)
-    assert out.shape == (2, 3, 4, 4)
-    dout = rng.standard_normal(out.shape)
-    numeric = numerical_gradients(
-        lambda x, w, b: conv_relu_pool_forward(x, w, b, conv_param, POOL_2X2)[0], [x, w, b], dout)
-    for analytic, num in zip(conv_relu_pool_backward(dout, cache), numeric):
+    numeric = numerical_gradients(lambda x, w, b: forward(x, w, b, conv_param, *pool_args)[0], [x, w, b], dout)
+    for analytic, num in zip(backward(dout, cache), numeric):
         assert rel_error(analytic, num) < 1e-7
 
 

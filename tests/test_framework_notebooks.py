@@ -53,6 +53,17 @@ def call(function, *args, **kwargs):
     pytest.fail(message, pytrace=False)
 
 
+def check_challenge_settings(settings):
+    """What both notebooks' challenge training cell reads from challenge_settings()."""
+    assert isinstance(settings, dict), f"challenge_settings returned {type(settings).__name__}"
+    missing = [key for key in SETTINGS_KEYS if key not in settings]
+    assert missing == [], f"challenge_settings() lacks {missing}"
+    assert isinstance(settings["epochs"], int) and 1 <= settings["epochs"] <= 10
+    assert isinstance(settings["batch_size"], int) and settings["batch_size"] >= 1
+    assert isinstance(settings["crop_padding"], int) and 0 <= settings["crop_padding"] <= 8
+    assert isinstance(settings["label_smoothing"], (int, float)) and 0 <= settings["label_smoothing"] < 1
+
+
 # ----------------------------------------------------------------------------- Part II
 
 @pytest.mark.task("PyTorch.ipynb § A three-layer ConvNet")
@@ -123,13 +134,7 @@ def test_challenge_model_maps_images_to_scores(nb, width):
 @pytest.mark.task("PyTorch.ipynb § Your training recipe")
 def test_challenge_settings_hold_the_keys_the_training_cell_reads(nb):
     settings = call(nb["challenge_settings"])
-    assert isinstance(settings, dict), f"challenge_settings returned {type(settings).__name__}"
-    missing = [key for key in SETTINGS_KEYS if key not in settings]
-    assert missing == [], f"challenge_settings() lacks {missing}"
-    assert isinstance(settings["epochs"], int) and 1 <= settings["epochs"] <= 10
-    assert isinstance(settings["batch_size"], int) and settings["batch_size"] >= 1
-    assert isinstance(settings["crop_padding"], int) and 0 <= settings["crop_padding"] <= 8
-    assert isinstance(settings["label_smoothing"], (int, float)) and 0 <= settings["label_smoothing"] < 1
+    check_challenge_settings(settings)
 
 
 @pytest.mark.task("PyTorch.ipynb § Your training recipe")
@@ -196,13 +201,7 @@ def test_tf_challenge_recipe_holds_the_keys_and_runs_a_training_step(tf_nb):
     tf_utils, nb = tf_nb
     tf = tf_utils.tf
     settings = call(nb["challenge_settings"])
-    assert isinstance(settings, dict), f"challenge_settings returned {type(settings).__name__}"
-    missing = [key for key in SETTINGS_KEYS if key not in settings]
-    assert missing == [], f"challenge_settings() lacks {missing}"
-    assert isinstance(settings["epochs"], int) and 1 <= settings["epochs"] <= 10
-    assert isinstance(settings["batch_size"], int) and settings["batch_size"] >= 1
-    assert isinstance(settings["crop_padding"], int) and 0 <= settings["crop_padding"] <= 8
-    assert isinstance(settings["label_smoothing"], (int, float)) and 0 <= settings["label_smoothing"] < 1
+    check_challenge_settings(settings)
     optimizer = call(nb["make_challenge_optimizer"], 2, settings)
     assert isinstance(optimizer, tf.keras.optimizers.Optimizer)
     model = call(nb["make_challenge_model"], 0.25)

@@ -1,12 +1,17 @@
 """The test command: set up the environment as the main command does, then run pytest.
 
-    python -m tools.run_tests [PYTEST ARGUMENTS]
+    python -m tools.run_tests [--slow] [PYTEST ARGUMENTS]
 
 Run from the assignment folder by any Python 3.10-3.13; it needs only the standard
 library. The arguments go to pytest, e.g. tests/test_optim.py -x, or -k downloader.
 Without a test file or folder among them, pytest runs the checks of the assignment's
 tasks in tests/, and the tests of the bundle's other parts where there are any (a
 top-level folder's tests/; a student's copy has none).
+
+The fast tests run by default; --slow adds the ones marked slow (executing notebooks,
+building environments, compiling the extension, rendering PDFs), and a -m expression of
+one's own selects by itself (conftest.py). After the report, a line says how long the
+tests themselves took.
 """
 import sys
 

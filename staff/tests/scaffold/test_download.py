@@ -16,7 +16,7 @@ import pytest
 from cs231n.data_utils import load_CIFAR10
 from cs231n.datasets import download as dl
 
-BUNDLE_ROOT = Path(__file__).resolve().parents[2]
+BUNDLE_ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

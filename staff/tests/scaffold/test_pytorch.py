@@ -17,7 +17,7 @@ from cs231n.torch_utils import (evaluate, pick_device, predict_scores, train_one
                                 warmup_decay_factor, warmup_decay_schedule)
 from tools.notebook_defs import load_definitions, models_built_in_cells
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "PyTorch.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[3] / "PyTorch.ipynb"
 CPU = torch.device("cpu")
 
 

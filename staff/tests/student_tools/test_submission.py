@@ -12,78 +12,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
+from fake_bundle import SUBMITTED, fake_notebook
 from pypdf import PdfReader
 
 from tools import conventions
 from tools.cells import is_answer_cell
 from tools import collect_submission as collector
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-# ziamath loads its font through a deprecated importlib.resources call, and WeasyPrint
-# asks for the optional HarfBuzz-Subset library; neither affects the PDF.
-pytestmark = [
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:ziamath"),
-    pytest.mark.filterwarnings("ignore:HarfBuzz-Subset:DeprecationWarning"),
-]
-
-
-def fake_notebook(name, with_plot):
-    """A tiny notebook with a unique marker sentence, math, code and an answered question."""
-    stem = Path(name).stem
-    cells = [
-        nbformat.v4.new_markdown_cell(
-            f"# Notebook {stem}\n\nMarker sentence for {stem}. The loss is "
-            r"$L = \frac{1}{N}\sum_i L_i$ and costs `$5`."
-        ),
-        nbformat.v4.new_code_cell(f"value = 6 * 7\nprint('{stem} prints', value)"),
-        nbformat.v4.new_markdown_cell("## Inline Question 1\n\nWhy?"),
-        nbformat.v4.new_markdown_cell(
-            "**Your Answer:** because $x^2 \\geq 0$.", metadata={"tags": [conventions.ANSWER_TAG]}
-        ),
-    ]
-    if with_plot:
-        cells.insert(2, nbformat.v4.new_code_cell(
-            "import matplotlib\nmatplotlib.use('module://matplotlib_inline.backend_inline')\n"
-            "import matplotlib.pyplot as plt\n"
-            "plt.plot([0, 1, 2], [1, 0, 2])\nplt.title('a plot')\nplt.show()"
-        ))
-    notebook = nbformat.v4.new_notebook(cells=cells)
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return notebook
-
-
-# What most students submit: the core notebooks and one framework notebook.
-SUBMITTED = conventions.CORE_NOTEBOOKS + ("PyTorch.ipynb",)
-
-
-@pytest.fixture(scope="module")
-def executed_notebooks():
-    """Every notebook of the bundle, executed once for the whole module."""
-    notebooks = {}
-    for position, name in enumerate(conventions.NOTEBOOKS):
-        notebook = fake_notebook(name, with_plot=(position == 1))
-        NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
-        notebooks[name] = notebook
-    return notebooks
-
-
-@pytest.fixture
-def bundle(tmp_path, executed_notebooks):
-    """A complete executed bundle, plus files that must stay out of the archive."""
-    root = tmp_path / "assignment2"
-    for name in conventions.STUDENT_FILES + ("cs231n/__init__.py", "cs231n/im2col_cython.pyx",
-                                           "cs231n/datasets/download.py"):
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(f"# {name}\n")
-    for name in ("cs231n/__pycache__/layers.cpython-311.pyc", "cs231n/im2col_cython.c",
-                 "cs231n/datasets/cifar-10-batches-py/data_batch_1", "cs231n/build/stale.py",
-                 ".venv/lib/site.py", "notes.txt"):
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text("not for the archive\n")
-    for name in SUBMITTED:
-        nbformat.write(executed_notebooks[name], root / name)
-    return root
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def edit_notebook(root, name, change):
@@ -98,6 +34,7 @@ def assert_nothing_written(root):
     assert leftovers == []
 
 
+@pytest.mark.slow
 def test_complete_bundle_gives_zip_and_pdf_in_order(bundle):
     messages = []
     zip_path, pdf_path = collector.collect(bundle, report=messages.append)
@@ -148,15 +85,26 @@ def test_missing_file_is_not_forced(bundle):
     assert_nothing_written(bundle)
 
 
-def test_unexecuted_cell_is_named(bundle):
-    def clear_first_code_cell(notebook):
-        notebook.cells[1].execution_count = None
-        notebook.cells[1].outputs = []
+def clear_first_code_cell(notebook):
+    notebook.cells[1].execution_count = None
+    notebook.cells[1].outputs = []
 
-    edit_notebook(bundle, "BatchNormalization.ipynb", clear_first_code_cell)
-    with pytest.raises(collector.SubmissionError,
-                       match=r"BatchNormalization\.ipynb, section \"Notebook BatchNormalization\", "
-                             r"the code cell starting 'value = 6 \* 7': has not been run"):
+
+def blank_answer(notebook):
+    notebook.cells[-1].source = f"{conventions.ANSWER_PROMPT} {conventions.ANSWER_PLACEHOLDER}"
+
+
+@pytest.mark.parametrize("name, change, message", [
+    ("BatchNormalization.ipynb", clear_first_code_cell,
+     r"BatchNormalization\.ipynb, section \"Notebook BatchNormalization\", "
+     r"the code cell starting 'value = 6 \* 7': has not been run"),
+    ("FullyConnectedNets.ipynb", blank_answer,
+     r'FullyConnectedNets\.ipynb, section "Notebook FullyConnectedNets": '
+     r'the answer to Inline Question 1 \("Why\?"\) is empty'),
+], ids=["unexecuted cell", "unanswered question"])
+def test_unready_notebook_is_refused_naming_the_place(bundle, name, change, message):
+    edit_notebook(bundle, name, change)
+    with pytest.raises(collector.SubmissionError, match=message):
         collector.collect(bundle)
     assert_nothing_written(bundle)
 
@@ -201,18 +149,7 @@ def test_error_output_is_named(bundle):
     assert_nothing_written(bundle)
 
 
-def test_unanswered_question_is_named(bundle):
-    def blank_answer(notebook):
-        notebook.cells[-1].source = f"{conventions.ANSWER_PROMPT} {conventions.ANSWER_PLACEHOLDER}"
-
-    edit_notebook(bundle, "FullyConnectedNets.ipynb", blank_answer)
-    with pytest.raises(collector.SubmissionError,
-                       match=r'FullyConnectedNets\.ipynb, section "Notebook FullyConnectedNets": '
-                             r'the answer to Inline Question 1 \("Why\?"\) is empty'):
-        collector.collect(bundle)
-    assert_nothing_written(bundle)
-
-
+@pytest.mark.slow
 def test_force_collects_with_a_warning(bundle):
     edit_notebook(bundle, "FullyConnectedNets.ipynb",
                   lambda notebook: setattr(notebook.cells[-1], "source", conventions.ANSWER_PROMPT))
@@ -236,6 +173,7 @@ def inject_parameters(source):
     return change
 
 
+@pytest.mark.slow
 def test_smoke_run_notebook_is_named(bundle):
     edit_notebook(bundle, "Dropout.ipynb", inject_parameters("# Parameters\nSMOKE = True\n"))
     problems = collector.notebook_problems(bundle / "Dropout.ipynb")
@@ -313,6 +251,7 @@ def test_markdown_math_rendering_leaves_code_and_prices_alone():
     assert "<code>" in broken  # unparsable TeX is shown as source, not dropped
 
 
+@pytest.mark.slow
 def test_shell_wrapper_exits_nonzero_on_missing_file(bundle):
     shutil.copy(REPO_ROOT / "collectSubmission.sh", bundle)
     (bundle / "tools").mkdir()
@@ -510,6 +449,7 @@ def test_folder_without_write_permission_is_one_clear_error(bundle, capsys, monk
     assert_nothing_written(bundle)
 
 
+@pytest.mark.slow
 def test_sighup_removes_the_temporary_files(bundle):
     # The PDF step hangs up its own process midway, as a closed terminal would.
     script = (

@@ -23,7 +23,7 @@ from cs231n.tf_utils import (WarmupDecay, configure_tensorflow, evaluate, make_t
                              train_one_epoch)
 from tools.notebook_defs import load_definitions  # noqa: E402
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "TensorFlow.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[3] / "TensorFlow.ipynb"
 
 
 @pytest.fixture(scope="module")
@@ -230,6 +230,7 @@ def test_challenge_model_shapes_and_width(nb):
     assert narrow.count_params() < full.count_params() / 4
 
 
+@pytest.mark.slow
 def test_challenge_recipe_trains_the_challenge_model(nb):
     settings = nb["challenge_settings"]()
     assert 1 <= settings["epochs"] <= 10
@@ -339,13 +340,14 @@ def test_configure_tensorflow_reports_device_and_bounded_threads():
     assert 0 <= setup["inter_op_threads"] <= 2
 
 
+@pytest.mark.slow
 def test_pytorch_loads_after_tensorflow_in_one_process():
     pytest.importorskip("torchvision")
     script = ("from cs231n import tf_utils, tf_data\n"
               "import torch, torchvision.transforms.v2\n"
               "from cs231n import torch_data\n"
               "print(float(tf_utils.tf.reduce_sum(tf_utils.tf.ones(3))), torch.ones(3).sum().item())\n")
-    result = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2],
+    result = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[3],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["3.0", "3.0"]

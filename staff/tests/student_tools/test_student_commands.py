@@ -5,8 +5,8 @@ Each test sets up a copy of the bundle's tracked files with ``python -m tools.se
 in a shell whose PATH holds only ``python3``: no compiler, no bash, no other tool. As in
 test_release_readme_commands.py, the base interpreter is a stand-in
 (base_python_stand_in.py) whose environments see the test environment's packages, so
-that pip installs only the copy's cs231n and downloads nothing. Marked slow: every test
-builds an environment (tens of seconds each on two cores).
+that pip installs only the copy's cs231n and downloads nothing. The tests that build an
+environment (tens of seconds each on two cores) are marked slow.
 """
 import importlib.util
 import os
@@ -20,10 +20,8 @@ import pytest
 
 from tools import setup_env
 
-pytestmark = pytest.mark.slow
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-STAND_IN = Path(__file__).resolve().with_name("base_python_stand_in.py")
+REPO_ROOT = Path(__file__).resolve().parents[3]
+STAND_IN = Path(__file__).resolve().parents[1] / "base_python_stand_in.py"
 FALLBACK_LINE = "no working C compiler"
 # What the fallback line must tell a student: what happens, and how to get a compiler.
 FALLBACK_WORDS = ("run on NumPy", "times slower", "Microsoft C++ Build Tools", "xcode-select --install",
@@ -96,6 +94,7 @@ def bundle_without_compiler(tmp_path_factory, bin_with_python_only):
     return root, env, first
 
 
+@pytest.mark.slow
 def test_setup_without_a_compiler_installs_on_numpy_and_builds_once_one_is_there(bundle_without_compiler):
     root, env, first = bundle_without_compiler
     assert first.returncode == 0, first.explained
@@ -111,7 +110,7 @@ def test_setup_without_a_compiler_installs_on_numpy_and_builds_once_one_is_there
 
     # The fast layers' tests and the checks of the tasks they serve pass on NumPy.
     tests = run(root, [str(setup_env.venv_python(root / ".venv")), "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                       "staff/tests/test_fast_layers.py", "tests/test_conv_layers.py", "tests/test_cnn.py"], env)
+                       "staff/tests/scaffold/test_fast_layers.py", "tests/test_conv_layers.py", "tests/test_cnn.py"], env)
     assert tests.returncode == 0 and " passed" in tests.stdout, tests.explained
 
     # With a compiler on the PATH again, the next set-up builds the kernels.
@@ -122,6 +121,7 @@ def test_setup_without_a_compiler_installs_on_numpy_and_builds_once_one_is_there
     assert kernels_built(root)
 
 
+@pytest.mark.slow
 def test_a_compiler_that_always_fails_is_no_compiler(tmp_path, bin_with_python_only):
     root = copy_of_bundle(tmp_path / "assignment2")
     env = environment(bin_with_python_only, CC="/bin/false")
@@ -138,6 +138,7 @@ def test_a_compiler_that_always_fails_is_no_compiler(tmp_path, bin_with_python_o
     assert not kernels_built(root)
 
 
+@pytest.mark.slow
 def test_every_entry_point_runs_without_bash(bundle_without_compiler, partial_cifar):
     root, env, first = bundle_without_compiler
     assert first.returncode == 0, first.explained
@@ -160,16 +161,6 @@ def test_every_entry_point_runs_without_bash(bundle_without_compiler, partial_ci
 
     progress = run(root, [str(setup_env.venv_python(root / ".venv")), "-m", "tools.progress"], env)
     assert progress.returncode in (0, 1) and "Traceback" not in progress.stdout, progress.explained
-
-
-def test_the_test_command_adds_the_other_test_folders_only_when_no_path_is_named():
-    from tools.run_tests import pytest_arguments
-
-    everything = pytest_arguments(["-x"])
-    assert everything == ["-x", "tests", "staff/tests"]
-    assert pytest_arguments(["tests/test_optim.py::test_sgd_momentum", "-x"]) == \
-        ["tests/test_optim.py::test_sgd_momentum", "-x"]
-    assert pytest_arguments(["-k", "downloader"]) == ["-k", "downloader", "tests", "staff/tests"]
 
 
 def test_use_system_torch_installs_every_requirement_but_pytorch_and_torchvision(tmp_path):

@@ -15,7 +15,7 @@ from tools.conventions import NOTEBOOKS
 from tools.cells import blank_magics
 from tools.tasks import failed_checks
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 NOTEBOOK_PATHS = [REPO_ROOT / name for name in NOTEBOOKS if (REPO_ROOT / name).is_file()]
 
 

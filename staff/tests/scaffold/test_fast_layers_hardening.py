@@ -20,7 +20,7 @@ from cs231n.layers import (
     max_pool_forward_naive,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 CONV_PARAM = {"stride": 1, "pad": 1}
 POOL_PARAM = {"pool_height": 2, "pool_width": 2, "stride": 2}

@@ -1,20 +1,14 @@
-"""Solver: overfitting a tiny set, checkpoints and resuming, stopping on a diverged loss
-without writing it, and argument checks."""
-import json
+"""The Solver's scaffold: its training loop, stopping on a non-finite loss, gradient or
+update without writing it, and its argument checks (its checkpoints are in
+test_checkpoint.py)."""
 import warnings
 
 import numpy as np
 import pytest
+from small_net import make_model
 
 from cs231n.classifiers.fc_net import FullyConnectedNet
-from cs231n.solver import CheckpointError, Solver, _all_finite, update_rules
-
-# The shape of the small_data fixture (conftest.py).
-NUM_CLASSES, INPUT_DIM = 5, 12
-
-
-def make_model():
-    return FullyConnectedNet([30, 30], input_dim=INPUT_DIM, num_classes=NUM_CLASSES, weight_scale=0.1, dtype=np.float64)
+from cs231n.solver import Solver, _all_finite, update_rules
 
 
 def test_small_net_overfits_fifty_samples(small_data):
@@ -71,23 +65,6 @@ def test_lr_decay_skips_configs_without_learning_rate(small_data):
     assert all(config == {"step_size": 1e-2} for config in solver.optim_configs.values())
 
 
-def test_custom_update_rule_must_be_passed_again_to_resume(small_data, tmp_path):
-    def nested_rule(w, dw, config):
-        return w - config.setdefault("step_size", 1e-2) * dw, config
-
-    np.random.seed(0)
-    solver = Solver(make_model(), small_data, update_rule=nested_rule, num_epochs=1, batch_size=25,
-                    checkpoint_name=str(tmp_path / "run"), verbose=False)
-    solver.train()
-    path = tmp_path / "run_epoch_1.npz"
-    # A checkpoint holds no code, so the rule is named but not stored.
-    with pytest.raises(CheckpointError, match=r"custom update rule .*nested_rule.*update_rule=\.\.\."):
-        Solver.load_checkpoint(path, make_model(), small_data)
-    resumed = Solver.load_checkpoint(path, make_model(), small_data, update_rule=nested_rule, num_epochs=2)
-    resumed.train()
-    assert resumed.epoch == 2
-    assert all(config["step_size"] == 1e-2 for config in resumed.optim_configs.values())
-
 
 class RunningMeanRecorder(FullyConnectedNet):
     """Batchnorm net that records the first layer's running mean after every training step."""
@@ -103,8 +80,7 @@ def test_best_batchnorm_statistics_are_restored_with_best_params(small_data):
     # Test-mode batchnorm uses the running statistics, so restoring only best_params
     # would pair the best weights with the last epoch's statistics.
     np.random.seed(3)
-    model = RunningMeanRecorder([30, 30], input_dim=INPUT_DIM, num_classes=NUM_CLASSES, weight_scale=0.1,
-                                normalization="batchnorm", dtype=np.float64)
+    model = make_model(net_class=RunningMeanRecorder, normalization="batchnorm")
     model.running_means = []
     solver = Solver(model, small_data, update_rule="adam", optim_config={"learning_rate": 3e-2},
                     num_epochs=8, batch_size=10, verbose=False)
@@ -119,108 +95,18 @@ def test_best_batchnorm_statistics_are_restored_with_best_params(small_data):
     assert solver.check_accuracy(small_data["X_val"], small_data["y_val"]) == solver.best_val_acc
 
 
-def train_with_checkpoints(data, checkpoint_name, num_epochs):
-    np.random.seed(1)
-    solver = Solver(make_model(), data, update_rule="adam", optim_config={"learning_rate": 5e-3},
-                    lr_decay=0.9, num_epochs=num_epochs, batch_size=10, num_train_samples=20,
-                    checkpoint_name=str(checkpoint_name), verbose=False)
-    solver.train()
-    return solver
 
-
-def test_checkpoint_round_trip_is_exact(small_data, tmp_path):
-    solver = train_with_checkpoints(small_data, tmp_path / "run", num_epochs=2)
-    path = tmp_path / "run_epoch_2.npz"
-    assert path.exists()
-    assert not list(tmp_path.glob(".*.tmp")), "temporary files must be renamed into place"
-
-    with np.load(path, allow_pickle=False) as archive:
-        state = json.loads(str(archive["state"]))
-    assert state["epoch"] == 2 and state["iteration"] == 10
-    assert state["loss_history"] == solver.loss_history
-    assert state["val_acc_history"] == solver.val_acc_history
-
-    model = make_model()
-    restored = Solver.load_checkpoint(path, model, small_data)
-    assert restored.model is model
-    assert restored.epoch == 2 and restored.iteration == 10
-    assert restored.best_val_acc == solver.best_val_acc
-    for name, value in solver.best_params.items():
-        assert np.array_equal(restored.best_params[name], value)
-    # The saved model holds the last parameters, not the best ones train() restores.
-    assert set(restored.model.params) == set(solver.model.params)
-    for name, config in solver.optim_configs.items():
-        assert np.array_equal(restored.optim_configs[name]["m"], config["m"])
-        assert restored.optim_configs[name]["t"] == config["t"] == 10
-        assert restored.optim_configs[name]["learning_rate"] == pytest.approx(5e-3 * 0.9**2)
-
-
-def test_resumed_training_matches_uninterrupted_training(small_data, tmp_path):
-    straight = train_with_checkpoints(small_data, tmp_path / "run", num_epochs=4)
-
-    resumed = Solver.load_checkpoint(tmp_path / "run_epoch_2.npz", make_model(), small_data,
-                                     checkpoint_name=str(tmp_path / "resumed"))
-    assert resumed.num_epochs == 4
-    resumed.train()
-
-    assert resumed.epoch == 4
-    assert resumed.loss_history == straight.loss_history
-    assert resumed.train_acc_history == straight.train_acc_history
-    assert resumed.val_acc_history == straight.val_acc_history
-    for name, value in straight.model.params.items():
-        assert np.array_equal(resumed.model.params[name], value)
-    assert (tmp_path / "resumed_epoch_4.npz").exists()
-
-
-def make_dropout_model():
-    # No dropout seed: the masks come from NumPy's global random state.
-    return FullyConnectedNet([30, 30], input_dim=INPUT_DIM, num_classes=NUM_CLASSES, weight_scale=0.1,
-                             dropout_keep_ratio=0.5, dtype=np.float64)
-
-
-def train_dropout_with_checkpoints(data, checkpoint_name):
-    np.random.seed(2)
-    solver = Solver(make_dropout_model(), data, update_rule="adam", optim_config={"learning_rate": 5e-3},
-                    num_epochs=4, batch_size=10, checkpoint_name=str(checkpoint_name), verbose=False)
-    solver.train()
-    return solver
-
-
-def test_resumed_dropout_training_matches_uninterrupted_training(small_data, tmp_path):
-    straight = train_dropout_with_checkpoints(small_data, tmp_path / "run")
-
-    # Whatever ran in between has moved the global random state on.
-    np.random.seed(99)
-    resumed = Solver.load_checkpoint(tmp_path / "run_epoch_2.npz", make_dropout_model(), small_data)
-    resumed.train()
-
-    assert resumed.loss_history == straight.loss_history
-    assert resumed.val_acc_history == straight.val_acc_history
-    for name, value in straight.model.params.items():
-        assert np.array_equal(resumed.model.params[name], value)
-
-
-def test_checkpoint_into_a_model_of_another_architecture_is_refused(small_data, tmp_path):
-    train_with_checkpoints(small_data, tmp_path / "run", num_epochs=1)
-    other = FullyConnectedNet([30], input_dim=INPUT_DIM, num_classes=NUM_CLASSES, dtype=np.float64)
-    with pytest.raises(CheckpointError, match=r"holds parameters .*'W3': \(30, 5\).*same architecture"):
-        Solver.load_checkpoint(tmp_path / "run_epoch_1.npz", other, small_data)
-
-
-def test_resume_can_extend_training(small_data, tmp_path):
-    train_with_checkpoints(small_data, tmp_path / "run", num_epochs=1)
-    resumed = Solver.load_checkpoint(tmp_path / "run_epoch_1.npz", make_model(), small_data, num_epochs=3)
-    resumed.train()
-    assert resumed.epoch == 3 and len(resumed.loss_history) == 15
-
+# ---------------------------------------------------------------------------- non-finite losses, gradients and parameters
 
 class DivergingModel:
-    """Wraps a model and reports a NaN training loss from a given training call on."""
+    """Wraps a model: from a given training call on, its loss and every gradient are NaN,
+    or, with ``bad_param``, the loss stays finite and only that parameter's gradient is NaN."""
 
-    def __init__(self, model, diverge_at_call):
+    def __init__(self, model, diverge_at_call, bad_param=None):
         self.model = model
         self.params = model.params
         self.diverge_at_call = diverge_at_call
+        self.bad_param = bad_param
         self.training_calls = 0
 
     def loss(self, X, y=None):
@@ -229,9 +115,11 @@ class DivergingModel:
             return self.model.loss(X)
         self.training_calls += 1
         loss, grads = self.model.loss(X, y)
-        if self.training_calls >= self.diverge_at_call:
-            return np.nan, {name: np.full_like(grad, np.nan) for name, grad in grads.items()}
-        return loss, grads
+        if self.training_calls < self.diverge_at_call:
+            return loss, grads
+        if self.bad_param is not None:
+            return loss, dict(grads, **{self.bad_param: np.full_like(grads[self.bad_param], np.nan)})
+        return np.nan, {name: np.full_like(grad, np.nan) for name, grad in grads.items()}
 
 
 def test_nan_loss_stops_training_and_keeps_best_parameters(small_data):
@@ -265,33 +153,9 @@ def test_nan_before_any_evaluation_keeps_last_finite_parameters(small_data):
         assert np.array_equal(model.params[name], value)
 
 
-# ---------------------------------------------------------------------------- non-finite gradients and parameters
-
-class NanGradientModel:
-    """Wraps a model: from a given training call on, the loss stays finite but the
-    gradient of one parameter is NaN."""
-
-    def __init__(self, model, bad_at_call, bad_param):
-        self.model = model
-        self.params = model.params
-        self.bad_at_call = bad_at_call
-        self.bad_param = bad_param
-        self.training_calls = 0
-
-    def loss(self, X, y=None):
-        self.model.params = self.params
-        if y is None:
-            return self.model.loss(X)
-        self.training_calls += 1
-        loss, grads = self.model.loss(X, y)
-        if self.training_calls >= self.bad_at_call:
-            grads[self.bad_param] = np.full_like(grads[self.bad_param], np.nan)
-        return loss, grads
-
-
 def test_nan_gradient_with_finite_loss_stops_training_naming_parameter_and_iteration(small_data):
     np.random.seed(0)
-    model = NanGradientModel(make_model(), bad_at_call=7, bad_param="W2")
+    model = DivergingModel(make_model(), diverge_at_call=7, bad_param="W2")
     solver = Solver(model, small_data, update_rule="adam", optim_config={"learning_rate": 1e-2},
                     num_epochs=10, batch_size=10, verbose=False)
     with pytest.warns(RuntimeWarning, match=r"gradient of W2 became non-finite .*at iteration 7 / 50"):
@@ -304,7 +168,7 @@ def test_nan_gradient_with_finite_loss_stops_training_naming_parameter_and_itera
 
 def test_nan_gradient_at_the_first_step_keeps_the_initial_parameters(small_data):
     np.random.seed(0)
-    model = NanGradientModel(make_model(), bad_at_call=1, bad_param="b3")
+    model = DivergingModel(make_model(), diverge_at_call=1, bad_param="b3")
     initial = {name: value.copy() for name, value in model.params.items()}
     solver = Solver(model, small_data, num_epochs=2, batch_size=10, verbose=False)
     with pytest.warns(RuntimeWarning, match="gradient of b3 .*iteration 1 / 10.*last finite parameters"):

@@ -16,12 +16,13 @@ from tools.conventions import NOTEBOOKS, smoke_parameters
 from tools.run_notebooks import missing_requirement
 from tools.submission_pdf import WIDGET_MIME_TYPE, render_document
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 # The notebooks this environment can run (an optional framework may not be installed).
 NOTEBOOK_NAMES = [name for name in NOTEBOOKS
                   if (REPO_ROOT / name).is_file() and missing_requirement(REPO_ROOT / name) is None]
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+# Slow: the module runs every notebook and renders their PDF (minutes on two cores).
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 # Run first in every kernel: records the labels of every figure as it is drawn, whatever
 # draws it (plt.show, a figure returned at the end of a cell, or a helper of the package).

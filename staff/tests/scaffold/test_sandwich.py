@@ -12,8 +12,7 @@ import pytest
 
 from cs231n import layer_utils
 from cs231n.layer_utils import affine_relu_backward, affine_relu_forward
-# The stubbed release is the progress tests' fixture.
-from staff.tests.test_progress import REPO_ROOT, solution_body, stubbed, task_named, write_region  # noqa: F401
+from task_regions import REPO_ROOT, solution_body, task_named, write_region
 from tools.tasks import task_list
 
 # The sandwiches the original assignment gives (and our weight-only backward, a speed-up).
@@ -41,17 +40,18 @@ def test_hidden_layer_rejects_an_unknown_normalization():
                                                      normalization="groupnorm")
 
 
-def test_the_release_gives_only_the_original_sandwiches(stubbed):
-    tree = ast.parse((stubbed / "cs231n/layer_utils.py").read_text(encoding="utf-8"))
+def test_the_release_gives_only_the_original_sandwiches(starter):
+    tree = ast.parse((starter / "cs231n/layer_utils.py").read_text(encoding="utf-8"))
     defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
     assert defined == GIVEN
-    hint = (stubbed / "cs231n/classifiers/fc_net.py").read_text(encoding="utf-8")
+    hint = (starter / "cs231n/classifiers/fc_net.py").read_text(encoding="utf-8")
     assert "helper layer like the sandwiches of cs231n/layer_utils.py" in " ".join(hint.replace("#", "").split())
 
 
-def test_a_helper_written_in_the_students_regions_makes_normalized_nets_work(stubbed, tmp_path):
+@pytest.mark.slow
+def test_a_helper_written_in_the_students_regions_makes_normalized_nets_work(starter, tmp_path):
     root = tmp_path / "assignment"
-    shutil.copytree(stubbed, root)
+    shutil.copytree(starter, root)
     shutil.copy(REPO_ROOT / "cs231n/layers.py", root / "cs231n/layers.py")
     init = task_named(root, "FullyConnectedNet.__init__")
     forward, backward = [task for task in task_list(root) if task.function == "FullyConnectedNet.loss"]

@@ -12,7 +12,7 @@ from tools.conventions import NOTEBOOKS
 from tools.cells import blank_magics, cell_source, is_question_title
 from tools.tasks import Task, task_list
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 NOTEBOOK_PATHS = [REPO_ROOT / name for name in NOTEBOOKS if (REPO_ROOT / name).is_file()]
 
 # Words of our build and test machinery, which mean nothing to a student.

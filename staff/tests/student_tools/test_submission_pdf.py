@@ -15,15 +15,10 @@ from tools.submission_pdf import (MATH_FONT_SIZE, MAX_OUTPUT_BYTES, MAX_OUTPUT_T
                                   WIDGET_MIME_TYPE, _MARKDOWN_MATH, bundle_url_fetcher,
                                   printable_outputs, render_markdown_math, write_pdf)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 NOTEBOOK_PATHS = [REPO_ROOT / name for name in NOTEBOOKS if (REPO_ROOT / name).is_file()]
 # The body text's line height in the PDF, in px (WeasyPrint lays out at 96 px per inch).
 LINE_HEIGHT_PX = 10.5 * 96 / 72 * 1.4
-
-pytestmark = [
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:ziamath"),
-    pytest.mark.filterwarnings("ignore:HarfBuzz-Subset:DeprecationWarning"),
-]
 
 # A 1x1 PNG.
 PIXEL_PNG = base64.b64decode(
@@ -83,6 +78,7 @@ def notebook_with(cells, path):
     return path
 
 
+@pytest.mark.slow
 def test_files_outside_the_bundle_are_neither_shown_nor_attached(tmp_path):
     secret = tmp_path / "outside" / "secret.png"
     secret.parent.mkdir()
@@ -119,6 +115,7 @@ def test_the_fetcher_serves_data_uris_and_bundle_files_only(tmp_path):
             fetcher(url)
 
 
+@pytest.mark.slow
 def test_huge_text_output_is_cut_with_a_note(tmp_path):
     cell = nbformat.v4.new_code_cell("print('x' * 5_000_000)")
     cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="0123456789\n" * 500_000)]
@@ -170,6 +167,7 @@ def filler_notebook(questions):
     return nbformat.v4.new_notebook(cells=cells)
 
 
+@pytest.mark.slow
 def test_questions_stay_with_their_answers_and_every_page_names_its_notebook(tmp_path):
     path = tmp_path / "Layout.ipynb"
     nbformat.write(filler_notebook(questions=12), path)

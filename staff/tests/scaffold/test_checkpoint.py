@@ -1,6 +1,7 @@
-"""The Solver's checkpoint format (cs231n/checkpoint.py): a checkpoint is data only, so
-a hostile file runs no code; damaged and foreign files give clear errors; a checkpoint is
-written atomically, with normal permissions, through a temporary file of its own."""
+"""The Solver's checkpoints (cs231n/checkpoint.py): a checkpoint is data only, so a hostile
+file runs no code; damaged and foreign files give clear errors; a checkpoint is written
+atomically, with normal permissions, through a temporary file of its own; a resumed run
+continues exactly as an uninterrupted one."""
 import json
 import os
 import pickle
@@ -9,18 +10,10 @@ import stat
 import numpy as np
 import pytest
 from hostile_files import CreatesMarker
+from small_net import make_model
 
 from cs231n import checkpoint
-from cs231n.classifiers.fc_net import FullyConnectedNet
 from cs231n.solver import CheckpointError, Solver
-
-# The shape of the small_data fixture (conftest.py).
-NUM_CLASSES, INPUT_DIM = 5, 12
-
-
-def make_model():
-    return FullyConnectedNet([30, 30], input_dim=INPUT_DIM, num_classes=NUM_CLASSES, weight_scale=0.1, dtype=np.float64)
-
 
 def train_with_checkpoints(data, checkpoint_name, num_epochs):
     np.random.seed(1)
@@ -181,3 +174,106 @@ def test_npz_without_a_state_record_is_not_a_checkpoint(small_data, tmp_path):
         np.savez(f, W1=np.zeros(3))
     with pytest.raises(CheckpointError, match=r"weights\.npz is not a Solver checkpoint: it lacks the 'state' record"):
         Solver.load_checkpoint(path, make_model(), small_data)
+
+
+# ---------------------------------------------------------------------------- resuming
+
+def test_checkpoint_round_trip_is_exact(small_data, tmp_path):
+    solver = train_with_checkpoints(small_data, tmp_path / "run", num_epochs=2)
+    path = tmp_path / "run_epoch_2.npz"
+    assert path.exists()
+    assert not list(tmp_path.glob(".*.tmp")), "temporary files must be renamed into place"
+
+    with np.load(path, allow_pickle=False) as archive:
+        state = json.loads(str(archive["state"]))
+    assert state["epoch"] == 2 and state["iteration"] == 10
+    assert state["loss_history"] == solver.loss_history
+    assert state["val_acc_history"] == solver.val_acc_history
+
+    model = make_model()
+    restored = Solver.load_checkpoint(path, model, small_data)
+    assert restored.model is model
+    assert restored.epoch == 2 and restored.iteration == 10
+    assert restored.best_val_acc == solver.best_val_acc
+    for name, value in solver.best_params.items():
+        assert np.array_equal(restored.best_params[name], value)
+    # The saved model holds the last parameters, not the best ones train() restores.
+    assert set(restored.model.params) == set(solver.model.params)
+    for name, config in solver.optim_configs.items():
+        assert np.array_equal(restored.optim_configs[name]["m"], config["m"])
+        assert restored.optim_configs[name]["t"] == config["t"] == 10
+        assert restored.optim_configs[name]["learning_rate"] == pytest.approx(5e-3 * 0.9**2)
+
+
+def test_resumed_training_matches_uninterrupted_training(small_data, tmp_path):
+    straight = train_with_checkpoints(small_data, tmp_path / "run", num_epochs=4)
+
+    resumed = Solver.load_checkpoint(tmp_path / "run_epoch_2.npz", make_model(), small_data,
+                                     checkpoint_name=str(tmp_path / "resumed"))
+    assert resumed.num_epochs == 4
+    resumed.train()
+
+    assert resumed.epoch == 4
+    assert resumed.loss_history == straight.loss_history
+    assert resumed.train_acc_history == straight.train_acc_history
+    assert resumed.val_acc_history == straight.val_acc_history
+    for name, value in straight.model.params.items():
+        assert np.array_equal(resumed.model.params[name], value)
+    assert (tmp_path / "resumed_epoch_4.npz").exists()
+
+
+
+def train_dropout_with_checkpoints(data, checkpoint_name):
+    np.random.seed(2)
+    # No dropout seed: the masks come from NumPy's global random state.
+    solver = Solver(make_model(dropout_keep_ratio=0.5), data, update_rule="adam",
+                    optim_config={"learning_rate": 5e-3}, num_epochs=4, batch_size=10,
+                    checkpoint_name=str(checkpoint_name), verbose=False)
+    solver.train()
+    return solver
+
+
+def test_resumed_dropout_training_matches_uninterrupted_training(small_data, tmp_path):
+    straight = train_dropout_with_checkpoints(small_data, tmp_path / "run")
+
+    # Whatever ran in between has moved the global random state on.
+    np.random.seed(99)
+    resumed = Solver.load_checkpoint(tmp_path / "run_epoch_2.npz", make_model(dropout_keep_ratio=0.5), small_data)
+    resumed.train()
+
+    assert resumed.loss_history == straight.loss_history
+    assert resumed.val_acc_history == straight.val_acc_history
+    for name, value in straight.model.params.items():
+        assert np.array_equal(resumed.model.params[name], value)
+
+
+def test_checkpoint_into_a_model_of_another_architecture_is_refused(small_data, tmp_path):
+    train_with_checkpoints(small_data, tmp_path / "run", num_epochs=1)
+    other = make_model(hidden_dims=[30])
+    with pytest.raises(CheckpointError, match=r"holds parameters .*'W3': \(30, 5\).*same architecture"):
+        Solver.load_checkpoint(tmp_path / "run_epoch_1.npz", other, small_data)
+
+
+def test_resume_can_extend_training(small_data, tmp_path):
+    train_with_checkpoints(small_data, tmp_path / "run", num_epochs=1)
+    resumed = Solver.load_checkpoint(tmp_path / "run_epoch_1.npz", make_model(), small_data, num_epochs=3)
+    resumed.train()
+    assert resumed.epoch == 3 and len(resumed.loss_history) == 15
+
+
+def test_custom_update_rule_must_be_passed_again_to_resume(small_data, tmp_path):
+    def nested_rule(w, dw, config):
+        return w - config.setdefault("step_size", 1e-2) * dw, config
+
+    np.random.seed(0)
+    solver = Solver(make_model(), small_data, update_rule=nested_rule, num_epochs=1, batch_size=25,
+                    checkpoint_name=str(tmp_path / "run"), verbose=False)
+    solver.train()
+    path = tmp_path / "run_epoch_1.npz"
+    # A checkpoint holds no code, so the rule is named but not stored.
+    with pytest.raises(CheckpointError, match=r"custom update rule .*nested_rule.*update_rule=\.\.\."):
+        Solver.load_checkpoint(path, make_model(), small_data)
+    resumed = Solver.load_checkpoint(path, make_model(), small_data, update_rule=nested_rule, num_epochs=2)
+    resumed.train()
+    assert resumed.epoch == 2
+    assert all(config["step_size"] == 1e-2 for config in resumed.optim_configs.values())

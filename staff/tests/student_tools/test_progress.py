@@ -7,23 +7,17 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import nbformat
 import pytest
+from task_regions import REPO_ROOT, solution_body, task_named, write_region
 
 from cs231n.gradient_check import FAILED_CHECK_PREFIX, check_line
-from staff import release
 from tools import collect_submission, run_notebooks
 from tools.progress import describe
 from tools.conventions import CODE_ZIP_NAME, NOTEBOOKS, SUBMISSION_PDF_NAME
-from tools.regions import indentation, marker_regions
 from tools.tasks import task_list
 
-# The collector's fixtures: a small bundle of executed notebooks.
-from staff.tests.test_submission import bundle, executed_notebooks, pytestmark  # noqa: F401
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 RELU_SECTION = 'ReLU and the affine-ReLU "sandwich"'
 
 
@@ -48,35 +42,10 @@ def line_after(output, description):
     return lines[index + 1].strip()
 
 
-def write_region(root, task, body):
-    """Put ``body`` (lines, unindented) between the marker lines of a file task."""
-    path = Path(root) / task.file
-    lines = path.read_text(encoding="utf-8").split("\n")
-    start, end = marker_regions(lines, task.file)[task.region]
-    lines[start + 1:end] = [indentation(lines[start]) + line for line in body]
-    path.write_text("\n".join(lines), encoding="utf-8")
-
-
-def solution_body(task):
-    lines = (REPO_ROOT / task.file).read_text(encoding="utf-8").split("\n")
-    start, end = marker_regions(lines, task.file)[task.region]
-    return [line[len(indentation(lines[start])):] for line in lines[start + 1:end]]
-
-
-def task_named(root, function):
-    return next(task for task in task_list(root) if task.function == function)
-
-
-@pytest.fixture(scope="module")
-def stubbed(tmp_path_factory):
-    root = tmp_path_factory.mktemp("release") / "assignment"
-    release.make_release(REPO_ROOT, root)
-    return root
-
-
-def test_stubbed_release_every_task_not_started_and_next_is_the_first(stubbed):
-    status, output = progress(stubbed)
-    tasks = task_list(stubbed)
+@pytest.mark.slow
+def test_stubbed_release_every_task_not_started_and_next_is_the_first(starter):
+    status, output = progress(starter)
+    tasks = task_list(starter)
     assert status == 0, output
     for task in tasks:
         if task.function and not task.section.endswith(".py"):
@@ -90,9 +59,10 @@ def test_stubbed_release_every_task_not_started_and_next_is_the_first(stubbed):
         f"next: {first.title} in {first.file} ({first.function}), checked in {first.notebook} § {first.section}")
 
 
-def test_one_task_done_and_one_wrong(stubbed, tmp_path):
+@pytest.mark.slow
+def test_one_task_done_and_one_wrong(starter, tmp_path):
     root = tmp_path / "assignment"
-    shutil.copytree(stubbed, root)
+    shutil.copytree(starter, root)
     forward, backward = task_named(root, "relu_forward"), task_named(root, "relu_backward")
     write_region(root, forward, solution_body(forward))
     write_region(root, backward, ["dx = dout.copy()"])
@@ -106,6 +76,7 @@ def test_one_task_done_and_one_wrong(stubbed, tmp_path):
     assert output.strip().splitlines()[-1].startswith("next: affine forward in cs231n/layers.py")
 
 
+@pytest.mark.slow
 def test_the_completed_bundle_is_done():
     status, output = progress(REPO_ROOT)
     assert status == 0, output
@@ -119,15 +90,16 @@ def test_the_completed_bundle_is_done():
     assert re.search(r"tests of the given code: \d+ passed, 0 failed, 0 waiting", output)
 
 
-def test_tests_run_in_task_order_and_the_framework_left_out_is_skipped(stubbed, tmp_path):
+@pytest.mark.slow
+def test_tests_run_in_task_order_and_the_framework_left_out_is_skipped(starter, tmp_path):
     root = tmp_path / "assignment"
-    shutil.copytree(stubbed, root)
+    shutil.copytree(starter, root)
     notebook = json.loads((root / "PyTorch.ipynb").read_text(encoding="utf-8"))
     code = next(cell for cell in notebook["cells"] if cell["cell_type"] == "code")
     code["execution_count"] = 1  # PyTorch is started: TensorFlow.ipynb is left out
     (root / "PyTorch.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
     (root / "TensorFlow.ipynb").write_text(
-        (stubbed / "TensorFlow.ipynb").read_text(encoding="utf-8"), encoding="utf-8")
+        (starter / "TensorFlow.ipynb").read_text(encoding="utf-8"), encoding="utf-8")
     run = subprocess.run([sys.executable, "-m", "pytest", "tests", "-v", "-p", "no:cacheprovider",
                           "-k", "affine or batchnorm or challenge"],
                          cwd=root, capture_output=True, text=True, timeout=900)
@@ -176,6 +148,7 @@ def wrong_relu_run(tmp_path_factory):
     return status, printed.getvalue(), nbformat.read(out / "FullyConnectedNets.ipynb", as_version=4)
 
 
+@pytest.mark.slow
 def test_a_wrong_relu_backward_prints_failed_and_the_notebook_goes_on(wrong_relu_run):
     _, _, executed = wrong_relu_run
     text = "".join(output.get("text", "") for cell in executed.cells for output in cell.get("outputs", []))
@@ -183,6 +156,7 @@ def test_a_wrong_relu_backward_prints_failed_and_the_notebook_goes_on(wrong_relu
     assert "the notebook went on" in text
 
 
+@pytest.mark.slow
 def test_the_runner_lists_the_failed_check_by_section(wrong_relu_run):
     status, printed, _ = wrong_relu_run
     assert status == 1
@@ -190,6 +164,7 @@ def test_the_runner_lists_the_failed_check_by_section(wrong_relu_run):
             "FAILED: dx relative error 1.0e+00, should be < 1e-10") in printed, printed
 
 
+@pytest.mark.slow
 def test_the_collector_warns_of_the_failed_check_and_still_packs(wrong_relu_run, bundle):
     _, _, executed = wrong_relu_run
     nbformat.write(executed, bundle / "FullyConnectedNets.ipynb")
