@@ -246,7 +246,6 @@ def test_as_a_user_without_root(private, starter):
     assert "hidden by the mount namespace" in isolation["files"]
 
 
-@pytest.mark.slow
 def test_a_user_without_root_nor_user_namespaces_gets_one_error_and_grades_no_one(private, starter):
     needs(IS_ROOT and SETPRIV, "needs root (to become another user) and setpriv")
     process, outputs, leftovers, canary = grade_hostile(private, starter, WITHOUT_UNSHARE + AS_NOBODY,
@@ -258,7 +257,6 @@ def test_a_user_without_root_nor_user_namespaces_gets_one_error_and_grades_no_on
     assert "failed on the staff side" in results["tests"][0]["output"]
 
 
-@pytest.mark.slow
 def test_a_grader_folder_others_can_read_is_refused_where_only_permissions_protect_it(private):
     needs(IS_ROOT and SETPRIV, "needs root and setpriv")
     grader = grader_copy(private, "canary-unused")
