@@ -1,6 +1,7 @@
 """Stands in for the base interpreter of tools/setup_env.sh (its PYTHON setting) in
-staff/tests/test_release_readme_commands.py, so that a release's environment is set up
-in seconds and without a download.
+staff/tests/release/test_release_readme_commands.py and
+staff/tests/student_tools/test_student_commands.py, so that an environment is set up in
+seconds and without a download.
 
     python base_python_stand_in.py ARGS...
 
