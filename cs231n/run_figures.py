@@ -9,7 +9,7 @@ written for people, so the cells that print a quoted figure also record it:
 Why it works this way:
 
 - Recording does nothing unless the notebook runner asks for it by naming a file in the
-  environment variable ``RECORD_FIGURES_TO``. On an ordinary run (Jupyter, VS Code, Colab)
+  environment variable ``CS231N_RECORD_FIGURES_TO``. On an ordinary run (Jupyter, VS Code, Colab)
   nothing is written and nothing shows: no output, no warning, no new file. Sending the
   figures through Jupyter's display channel instead would put an output of an unknown
   type into the notebook, which some front ends show as a "no renderer" message.
