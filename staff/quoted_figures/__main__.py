@@ -4,7 +4,7 @@ import sys
 
 from . import __doc__ as PACKAGE_DOC
 from .check import check
-from .measure import execute_reseeded, measure
+from .measure import measure
 from .quotes import QUOTED_FIGURES
 
 
@@ -20,15 +20,8 @@ def main(argv=None):
     measure_parser.add_argument("--offsets", default="0,1,2")
     measure_parser.add_argument("--threads", default="1,2")
     measure_parser.add_argument("--jobs", type=int, default=1)
-    execute_parser = commands.add_parser("_execute")
-    execute_parser.add_argument("out_dir")
-    execute_parser.add_argument("offset", type=int)
-    execute_parser.add_argument("notebooks", nargs="+")
     args = parser.parse_args(argv)
 
-    if args.command == "_execute":
-        execute_reseeded(args.notebooks, args.offset, args.out_dir)
-        return 0
     if args.command == "measure":
         names = args.notebooks or sorted({figure.notebook for figure in QUOTED_FIGURES})
         measure(args.out_dir, names, [int(value) for value in args.offsets.split(",")],

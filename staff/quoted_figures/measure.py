@@ -60,8 +60,9 @@ def measure(out_dir, names, offsets, thread_counts, jobs):
     def run(setting):
         offset, threads = setting
         target = Path(out_dir) / f"offset{offset}-threads{threads}"
-        command = [sys.executable, "-m", "staff.quoted_figures", "_execute", str(target),
-                   str(offset), *names]
+        # Each setting runs in a process of its own (this module as a script, below) whose
+        # environment, with the setting's thread count, the notebooks' kernels inherit.
+        command = [sys.executable, "-m", "staff.quoted_figures.measure", str(target), str(offset), *names]
         completed = subprocess.run(command, cwd=BUNDLE_ROOT, env=_thread_environment(threads),
                                    capture_output=True, text=True, check=False)
         print(f"seed offset {offset}, {threads} thread(s): "
@@ -86,3 +87,8 @@ def measure(out_dir, names, offsets, thread_counts, jobs):
         ok = all(figure.low <= value <= figure.high for value in seen)
         print(f"{figure.what[:62]:<62} {min(seen):8.4g} {max(seen):8.4g}  {figure.low:g}-{figure.high:g}"
               f"{'' if ok else '  OUTSIDE'}")
+
+
+if __name__ == "__main__":
+    # The child of one (offset, threads) setting: OUT_DIR OFFSET NOTEBOOK...
+    execute_reseeded(sys.argv[3:], int(sys.argv[2]), sys.argv[1])
