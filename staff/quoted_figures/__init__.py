@@ -10,8 +10,8 @@ describes. The cells that print those figures also record them by name
 notebook's metadata, and the check reads it from there:
 
     python -m staff.quoted_figures check DIR         # DIR holds executed notebooks
-    python -m staff.quoted_figures measure OUT_DIR [--offsets 0,1,2] [--threads 1,2]
-                                                     [--jobs 2] [NOTEBOOK ...]
+    python -m staff.quoted_figures measure OUT_DIR [NOTEBOOK ...] [--offsets 0,1,2]
+                                                     [--threads 1,2] [--jobs 2]
 
 ``check`` (check.py) compares each quoted range with the figure the executed notebook
 recorded (CI runs it on the notebooks executed in full on the partial CIFAR-10 copy).
