@@ -59,9 +59,12 @@ class Package:
 
 
 def _describe(error):
-    """The exception and the innermost frame that belongs to the submission."""
+    """The exception and the innermost frame that belongs to the submission: its package
+    in this sandbox or a notebook's cell (never the grader's Python, whose path may hold
+    the word cs231n too)."""
     frames = traceback.extract_tb(error.__traceback__)
-    ours = [frame for frame in frames if "cs231n" in frame.filename or frame.filename.endswith(".ipynb")]
+    package = os.path.join(SANDBOX, "cs231n") + os.sep
+    ours = [frame for frame in frames if frame.filename.startswith(package) or frame.filename.endswith(".ipynb")]
     where = ""
     if ours:
         frame = ours[-1]
