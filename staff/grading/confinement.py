@@ -19,6 +19,7 @@ submission is graded:
   one error too, unless staff accept running submissions unconfined (``--unconfined``,
   for code they trust, such as their own).
 """
+import fcntl
 import hashlib
 import os
 import shutil
@@ -31,8 +32,19 @@ from pathlib import Path
 from .launcher import CLONE_NEWNET, CLONE_NEWNS, Libc, enter_user_namespaces
 from .sandbox import SandboxUnavailable
 
-# Mirrors of the grader's Python for sandbox users, one folder per installation.
+# Mirrors of the grader's Python for sandbox users, one folder per installation. A mirror
+# outlives its grader (building one links tens of thousands of files), and the next grader
+# removes it once the installation it mirrors is gone or has changed: its hard links would
+# otherwise keep a deleted environment's gigabytes on disk.
 MIRROR_FOLDER = Path("/tmp/cs231n-grader-python")
+# In a mirror: the paths it was made from, one per line, and the file that marks it complete,
+# on which each grader using the mirror holds a shared lock (removing it takes an exclusive one).
+SOURCES_FILE = "sources"
+COMPLETE_FILE = "complete"
+# Unfinished mirrors are named after the process building them.
+PARTIAL_INFIX = ".partial-"
+# The open files whose locks keep this process's mirror in place for as long as it runs.
+_MIRRORS_IN_USE = []
 # Files a package installer leaves that point at the grader's own checkout.
 EDITABLE_PREFIX = "__editable__"
 
@@ -149,6 +161,14 @@ def _checked_folder(folder):
     return folder
 
 
+def _link_or_copy(origin, destination):
+    """A hard link, or a copy where the two lie on different file systems."""
+    try:
+        os.link(origin, destination)
+    except OSError:
+        shutil.copy2(origin, destination)
+
+
 def _link_tree(source, target, skip=lambda name: False):
     """Recreate ``source`` at ``target``: folders made afresh (0755), files hard-linked
     (copied where linking is impossible), links copied as links."""
@@ -170,36 +190,77 @@ def _link_tree(source, target, skip=lambda name: False):
             if origin.is_symlink():
                 os.symlink(os.readlink(origin), destination)
                 continue
-            try:
-                os.link(origin, destination)
-            except OSError:
-                shutil.copy2(origin, destination)
+            _link_or_copy(origin, destination)
 
 
-def _mirror(library, packages):
-    """A hard-linked copy of the interpreter, its standard library and its packages, laid
-    out as a virtual environment in a folder other users can reach but not write."""
-    executable = _executable()
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+def _digest(paths):
+    """The name of the mirror of ``paths`` as they are now (their modification times)."""
     digest = hashlib.sha256()
-    for path in [executable, library] + packages:
+    for path in paths:
         digest.update(str(path).encode() + b"\0" + str(os.stat(path).st_mtime_ns).encode() + b"\0")
-    root = _checked_folder(MIRROR_FOLDER) / digest.hexdigest()[:16]
-    venv = root / "venv"
-    interpreter = Interpreter(str(venv / "bin" / "python"), [str(root)],
-                              {"LD_LIBRARY_PATH": str(root / "base" / "lib")})
-    if (root / "complete").is_file():
-        return interpreter
-    partial = root.with_name(f"{root.name}.partial-{os.getpid()}")
+    return digest.hexdigest()[:16]
+
+
+def _is_current(mirror):
+    """True when every path ``mirror`` was made from exists unchanged."""
+    try:
+        return _digest((mirror / SOURCES_FILE).read_text().splitlines()) == mirror.name
+    except OSError:
+        return False
+
+
+def _is_running(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _remove_stale_mirrors(folder):
+    """Remove from ``folder`` the mirrors of installations that are gone or have changed,
+    unless a grader still uses them, and the unfinished mirrors of builders that died."""
+    for entry in folder.iterdir():
+        _, _, builder = entry.name.partition(PARTIAL_INFIX)
+        if builder:
+            if not (builder.isdigit() and _is_running(int(builder))):
+                shutil.rmtree(entry, ignore_errors=True)
+            continue
+        if _is_current(entry):
+            continue
+        try:
+            with open(entry / COMPLETE_FILE) as marker:
+                fcntl.flock(marker, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(entry, ignore_errors=True)
+        except BlockingIOError:  # a grader started before its installation changed still runs
+            continue
+        except OSError:  # not a complete mirror (or not a folder): nothing can be using it
+            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+
+
+def _use(mirror):
+    """Hold ``mirror`` in place for as long as this process runs."""
+    marker = open(mirror / COMPLETE_FILE)
+    fcntl.flock(marker, fcntl.LOCK_SH)
+    _MIRRORS_IN_USE.append(marker)
+
+
+def _build_mirror(root, executable, library, packages, sources):
+    """Make the mirror of ``sources`` at ``root``: the interpreter, its standard library and
+    its packages, hard-linked and laid out as a virtual environment."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    partial = root.with_name(f"{root.name}{PARTIAL_INFIX}{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     base = partial / "base"
     (base / "bin").mkdir(mode=0o755, parents=True)
-    os.link(executable, base / "bin" / version)
+    _link_or_copy(executable, base / "bin" / version)
     base_library = executable.parent.parent / "lib"
     for shared in base_library.glob("libpython*.so*"):
         (base / "lib").mkdir(mode=0o755, exist_ok=True)
         os.symlink(os.readlink(shared), base / "lib" / shared.name) if shared.is_symlink() \
-            else os.link(shared, base / "lib" / shared.name)
+            else _link_or_copy(shared, base / "lib" / shared.name)
     _link_tree(library, base / "lib" / version)
     site = partial / "venv" / "lib" / version / "site-packages"
     for folder in packages:
@@ -209,14 +270,32 @@ def _mirror(library, packages):
     (partial / "venv" / "pyvenv.cfg").write_text(
         f"home = {root / 'base' / 'bin'}\ninclude-system-site-packages = false\n"
         f"version = {sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}\n")
-    (partial / "complete").write_text("")
+    # Where the grader's environment lies is none of the submission's business.
+    (partial / SOURCES_FILE).write_text("".join(f"{path}\n" for path in sources))
+    (partial / SOURCES_FILE).chmod(0o600)
+    (partial / COMPLETE_FILE).write_text("")
     for path in (partial, partial / "venv", partial / "base"):
         path.chmod(0o755)
     try:
         os.rename(partial, root)
     except OSError:  # another grader finished the same mirror first
         shutil.rmtree(partial, ignore_errors=True)
-    return interpreter
+
+
+def _mirror(library, packages):
+    """The sandbox's interpreter from a mirror of this one, its standard library and its
+    packages, in a folder other users can reach but not write; made unless a current one
+    exists, after removing the stale mirrors beside it."""
+    executable = _executable()
+    sources = [executable, library] + packages
+    folder = _checked_folder(MIRROR_FOLDER)
+    root = folder / _digest(sources)
+    _remove_stale_mirrors(folder)
+    if not (root / COMPLETE_FILE).is_file():
+        _build_mirror(root, executable, library, packages, sources)
+    _use(root)
+    return Interpreter(str(root / "venv" / "bin" / "python"), [str(root)],
+                       {"LD_LIBRARY_PATH": str(root / "base" / "lib")})
 
 
 def check_grader_is_closed(grader_root, uid):

@@ -300,3 +300,72 @@ def test_a_solution_installed_into_the_environment_is_refused(tmp_path, monkeypa
         confinement.plan(None, REPO_ROOT, unconfined=True)
     (packages / "cs231n").rmdir()
     assert confinement.plan(None, REPO_ROOT, unconfined=True).executable == sys.executable
+
+
+def fake_installation(folder):
+    """A standard library and a package folder, standing in for an environment to mirror."""
+    library, packages = folder / "lib" / "python3", folder / "site-packages"
+    library.mkdir(parents=True)
+    (library / "os.py").write_text("")
+    packages.mkdir()
+    (packages / "module.py").write_text("VALUE = 1\n")
+    return library, [packages]
+
+
+@pytest.fixture
+def mirrors(tmp_path, monkeypatch):
+    """A mirror folder of the test's own; the mirrors this process holds are let go after."""
+    folder = tmp_path / "mirrors"
+    monkeypatch.setattr(confinement, "MIRROR_FOLDER", folder)
+    monkeypatch.setattr(confinement, "_MIRRORS_IN_USE", [])
+    yield folder
+    let_go()
+
+
+def let_go():
+    """What a grader's exit does to the mirror it used."""
+    for marker in confinement._MIRRORS_IN_USE:
+        marker.close()
+    confinement._MIRRORS_IN_USE.clear()
+
+
+def mirror_of(installation):
+    return Path(confinement._mirror(*installation).folders[0])
+
+
+def test_a_mirror_is_reused_until_its_installation_is_gone_then_removed(mirrors, tmp_path):
+    first = fake_installation(tmp_path / "first")
+    mirror = mirror_of(first)
+    mirrored = next(mirror.glob("venv/lib/python*/site-packages/module.py"))
+    assert mirrored.read_text() == "VALUE = 1\n"
+    assert mirror_of(first) == mirror and next(mirror.glob("venv/lib/python*/site-packages/module.py")) == mirrored
+    let_go()
+    shutil.rmtree(tmp_path / "first")
+    second = mirror_of(fake_installation(tmp_path / "second"))
+    # The deleted installation's mirror went with it; the live one stays.
+    assert sorted(mirrors.iterdir()) == [second]
+
+
+def test_a_changed_installation_gets_a_new_mirror_and_the_old_one_goes_once_no_grader_uses_it(mirrors, tmp_path):
+    installation = fake_installation(tmp_path / "environment")
+    old = mirror_of(installation)
+    packages = installation[1][0]
+    (packages / "added.py").write_text("")  # an install changes the package folder
+    os.utime(packages, ns=(0, os.stat(packages).st_mtime_ns + 10**9))
+    new = mirror_of(installation)
+    assert new != old and old.is_dir()  # this process still holds the old one
+    let_go()
+    assert mirror_of(installation) == new
+    assert sorted(mirrors.iterdir()) == [new]
+
+
+def test_unfinished_mirrors_are_removed_once_their_builder_has_died(mirrors, tmp_path):
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)
+    mirrors.mkdir()
+    dead = mirrors / f"0123456789abcdef{confinement.PARTIAL_INFIX}{finished.stdout.strip()}"
+    alive = mirrors / f"fedcba9876543210{confinement.PARTIAL_INFIX}{os.getpid()}"
+    for folder in (dead, alive):
+        (folder / "base").mkdir(parents=True)
+    mirror = mirror_of(fake_installation(tmp_path / "environment"))
+    assert sorted(mirrors.iterdir()) == sorted([mirror, alive])
