@@ -211,12 +211,19 @@ def _is_current(mirror):
 
 def _is_running(pid):
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0 only asks whether the process exists
     except ProcessLookupError:
         return False
-    except PermissionError:  # someone else's process
-        return True
+    except PermissionError:  # it exists, and belongs to another user
+        pass
     return True
+
+
+def _remove(entry):
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        entry.unlink(missing_ok=True)
 
 
 def _remove_stale_mirrors(folder):
@@ -226,18 +233,18 @@ def _remove_stale_mirrors(folder):
         _, _, builder = entry.name.partition(PARTIAL_INFIX)
         if builder:
             if not (builder.isdigit() and _is_running(int(builder))):
-                shutil.rmtree(entry, ignore_errors=True)
+                _remove(entry)
             continue
         if _is_current(entry):
             continue
         try:
             with open(entry / COMPLETE_FILE) as marker:
                 fcntl.flock(marker, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                shutil.rmtree(entry, ignore_errors=True)
+                _remove(entry)
         except BlockingIOError:  # a grader started before its installation changed still runs
             continue
-        except OSError:  # not a complete mirror (or not a folder): nothing can be using it
-            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+        except OSError:  # not a complete mirror: nothing can be using it
+            _remove(entry)
 
 
 def _use(mirror):
