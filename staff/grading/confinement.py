@@ -254,9 +254,10 @@ def _use(mirror):
     _MIRRORS_IN_USE.append(marker)
 
 
-def _build_mirror(root, executable, library, packages, sources):
-    """Make the mirror of ``sources`` at ``root``: the interpreter, its standard library and
-    its packages, hard-linked and laid out as a virtual environment."""
+def _build_mirror(root, sources):
+    """Make the mirror of ``sources`` (the interpreter, its standard library and its package
+    folders) at ``root``, hard-linked and laid out as a virtual environment."""
+    executable, library, *packages = sources
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     partial = root.with_name(f"{root.name}{PARTIAL_INFIX}{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
@@ -293,13 +294,12 @@ def _mirror(library, packages):
     """The sandbox's interpreter from a mirror of this one, its standard library and its
     packages, in a folder other users can reach but not write; made unless a current one
     exists, after removing the stale mirrors beside it."""
-    executable = _executable()
-    sources = [executable, library] + packages
+    sources = [_executable(), library] + packages
     folder = _checked_folder(MIRROR_FOLDER)
     root = folder / _digest(sources)
     _remove_stale_mirrors(folder)
     if not (root / COMPLETE_FILE).is_file():
-        _build_mirror(root, executable, library, packages, sources)
+        _build_mirror(root, sources)
     _use(root)
     return Interpreter(str(root / "venv" / "bin" / "python"), [str(root)],
                        {"LD_LIBRARY_PATH": str(root / "base" / "lib")})
